@@ -1,0 +1,93 @@
+//! Broker node configuration: a TOML file whose keys mirror Kafka's broker settings (dots become
+//! underscores), overridable by the `strom` binary's flags and `STROM_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::topic_config::TopicDefaults;
+
+/// A configuration file that could not be read or parsed.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File path.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`BrokerConfig`].
+    #[error("invalid config: {0}")]
+    Parse(#[from] toml::de::Error),
+}
+
+/// Everything one broker node needs to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `node.id`: this broker's id in the cluster.
+    pub node_id: i32,
+    /// Address the Kafka listener binds (`listeners`); port 0 picks an ephemeral port.
+    pub listener: SocketAddr,
+    /// Host advertised to clients in Metadata (`advertised.listeners`); defaults to the bound IP.
+    pub advertised_host: Option<String>,
+    /// Port advertised to clients; defaults to the bound port.
+    pub advertised_port: Option<u16>,
+    /// Rack of this broker (`broker.rack`).
+    pub rack: Option<String>,
+    /// `log.dirs`: where partition logs and local metadata live.
+    pub data_dir: PathBuf,
+    /// `socket.request.max.bytes`: largest request frame accepted (default 100 MiB).
+    pub socket_request_max_bytes: usize,
+    /// `auto.create.topics.enable` (default true).
+    pub auto_create_topics_enable: bool,
+    /// `num.partitions`: partitions of auto-created topics and of CreateTopics with -1 (default 1).
+    pub num_partitions: i32,
+    /// `default.replication.factor` (default 1).
+    pub default_replication_factor: i16,
+    /// `log.retention.check.interval.ms` (default 300000).
+    pub log_retention_check_interval_ms: u64,
+    /// `log.flush.scheduler.interval.ms`: how often `flush.ms` is checked (default 1000).
+    pub log_flush_scheduler_interval_ms: u64,
+    /// Broker-level defaults for topic configs (`log.retention.ms`, `log.segment.bytes`, …).
+    pub topic_defaults: TopicDefaults,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised_host: None,
+            advertised_port: None,
+            rack: None,
+            data_dir: PathBuf::from("./strom-data"),
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            auto_create_topics_enable: true,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            log_retention_check_interval_ms: 300_000,
+            log_flush_scheduler_interval_ms: 1_000,
+            topic_defaults: TopicDefaults::default(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Parses a TOML document; missing keys take their defaults.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::from_toml_str(&text)
+    }
+}

@@ -1,0 +1,5 @@
+//! Partition log (placeholder until the segmented log lands).
+
+mod config;
+
+pub use config::LogConfig;
