@@ -1,21 +1,36 @@
 //! Strom broker: a Kafka-protocol server over durable segmented partition logs.
 //!
 //! ```text
-//!  client ─TCP─► server::connection (frames, pipelining, in-order responses)
+//!  client ─TCP─► server (frames, pipelining, in-order responses)
 //!                    │ decoded request
 //!                    ▼
-//!               handlers::* (one file per Kafka API) ──► metadata image (topics, partitions, configs)
-//!                    │                                   persisted as records in <data>/metadata
+//!               handlers::* (one file per Kafka API) ──► metadata (image, ops, store)
+//!                    │
 //!                    ▼
-//!               replica manager ─► partition (log + producer state + waiters) ─► log::PartitionLog
+//!               replica_manager ─► partition (log + producer state) ─► log::PartitionLog
 //! ```
 
+pub mod alloc;
+pub mod clock;
 pub mod config;
+pub mod error_code;
+pub mod handlers;
 pub mod log;
+pub mod metadata;
+pub mod partition;
+pub mod producer_state;
 pub mod record;
+pub mod replica_manager;
+pub mod server;
+pub mod state;
 pub mod topic_config;
 
 mod broker;
+
+/// Unit tests run with the broker's allocator, so decoding tests exercise the real protection.
+#[cfg(test)]
+#[global_allocator]
+static GLOBAL: alloc::ReservingAllocator = alloc::ReservingAllocator;
 
 pub use broker::{Broker, BrokerError, BrokerHandle};
 pub use config::BrokerConfig;

@@ -1,1 +1,84 @@
-fn main() {}
+//! `strom`: run a Strom broker (`broker`, `dev`) and work with any Kafka-compatible cluster (`topics`,
+//! `produce`, `consume`, `configs`, `bench`).
+//!
+//! The cluster tools use librdkafka, never Strom internals, so they behave the same against Apache
+//! Kafka. Logs go to stderr (`RUST_LOG`, default `info` for brokers and `warn` for tools); results go to
+//! stdout, as text or, with `--output json`, as one JSON document.
+
+// Huge allocations asked for by lengths on the wire only reserve address space (see strom_broker::alloc).
+#[global_allocator]
+static GLOBAL: strom_broker::alloc::ReservingAllocator = strom_broker::alloc::ReservingAllocator;
+
+mod client;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Strom: a Kafka-wire-compatible broker, and tools that work with any Kafka cluster.
+#[derive(Debug, Parser)]
+#[command(name = "strom", version, propagate_version = true, max_term_width = 110)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one broker node until SIGINT/SIGTERM.
+    Broker(commands::broker::BrokerArgs),
+    /// Run a local development broker and print how to use it.
+    Dev(commands::dev::DevArgs),
+    /// Create, list, describe, alter and delete topics (like kafka-topics.sh).
+    Topics(commands::topics::TopicsArgs),
+    /// Send lines from stdin as records (like kafka-console-producer.sh).
+    Produce(commands::produce::ProduceArgs),
+    /// Print records of a topic (like kafka-console-consumer.sh).
+    Consume(commands::consume::ConsumeArgs),
+    /// Describe and alter topic configs (like kafka-configs.sh).
+    Configs(commands::configs::ConfigsArgs),
+    /// Measure produce and consume throughput and latency.
+    Bench(commands::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Broker(_) | Command::Dev(_) => "info",
+        _ => "warn",
+    };
+    init_tracing(default_level);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (or `default_level`).
+fn init_tracing(default_level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Broker(args) => commands::broker::run(args).await,
+            Command::Dev(args) => commands::dev::run(args).await,
+            Command::Topics(args) => commands::topics::run(args).await,
+            Command::Produce(args) => commands::produce::run(args).await,
+            Command::Consume(args) => commands::consume::run(args).await,
+            Command::Configs(args) => commands::configs::run(args).await,
+            Command::Bench(args) => commands::bench::run(args).await,
+        }
+    })
+}

@@ -1,0 +1,111 @@
+//! Fetch (key 1), versions 4–12: whole batches from the partition logs, long-polling on `max_wait_ms` /
+//! `min_bytes` through the replica manager's append notification, with the total `max_bytes` and
+//! per-partition limits (the first batch of the response is returned even when larger). Fetch sessions
+//! are not kept: every response has session id 0, which tells clients to send full requests.
+
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_request::FetchPartition;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+
+use super::RequestContext;
+use crate::error_code::ErrorCode;
+use crate::state::BrokerState;
+
+/// Checks the client's `current_leader_epoch` (KIP-320) against the partition's.
+pub fn check_leader_epoch(requested: i32, current: i32) -> Result<(), ErrorCode> {
+    match requested {
+        -1 => Ok(()),
+        e if e < current => Err(ErrorCode::FencedLeaderEpoch),
+        e if e > current => Err(ErrorCode::UnknownLeaderEpoch),
+        _ => Ok(()),
+    }
+}
+
+fn error_data(index: i32, code: ErrorCode) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(index)
+        .with_error_code(code.code())
+        .with_high_watermark(-1)
+        .with_last_stable_offset(-1)
+        .with_log_start_offset(-1)
+}
+
+/// One pass over the requested partitions. Returns the response topics and the bytes gathered.
+fn read_all(
+    state: &BrokerState,
+    topics: &[(TopicName, Vec<FetchPartition>)],
+    max_bytes: usize,
+    read_committed: bool,
+) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut out = Vec::with_capacity(topics.len());
+    for (name, partitions) in topics {
+        let mut datas = Vec::with_capacity(partitions.len());
+        for p in partitions {
+            let Some(partition) = state.replicas.get(name.0.as_str(), p.partition) else {
+                any_error = true;
+                datas.push(error_data(p.partition, ErrorCode::UnknownTopicOrPartition));
+                continue;
+            };
+            if let Err(code) = check_leader_epoch(p.current_leader_epoch, partition.leader_epoch()) {
+                any_error = true;
+                datas.push(error_data(p.partition, code));
+                continue;
+            }
+            let budget = (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total));
+            match partition.read(p.fetch_offset, budget, total == 0) {
+                Ok(result) => {
+                    total += result.records.len();
+                    datas.push(
+                        PartitionData::default()
+                            .with_partition_index(p.partition)
+                            .with_high_watermark(result.high_watermark)
+                            .with_last_stable_offset(result.high_watermark)
+                            .with_log_start_offset(result.log_start_offset)
+                            .with_aborted_transactions(read_committed.then(Vec::new))
+                            .with_records(Some(result.records)),
+                    );
+                }
+                Err(code) => {
+                    any_error = true;
+                    let offsets = partition.offsets();
+                    datas.push(
+                        error_data(p.partition, code)
+                            .with_high_watermark(offsets.high_watermark)
+                            .with_last_stable_offset(offsets.high_watermark)
+                            .with_log_start_offset(offsets.log_start_offset),
+                    );
+                }
+            }
+        }
+        out.push(FetchableTopicResponse::default().with_topic(name.clone()).with_partitions(datas));
+    }
+    (out, total, any_error)
+}
+
+/// Handles a Fetch request, waiting up to `max_wait_ms` for `min_bytes`.
+pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
+    let _ = ctx;
+    let topics: Vec<(TopicName, Vec<FetchPartition>)> =
+        request.topics.into_iter().map(|t| (t.topic, t.partitions)).collect();
+    let max_bytes = request.max_bytes.max(0) as usize;
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let read_committed = request.isolation_level == 1;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    loop {
+        let notified = state.replicas.appended().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (responses, total, any_error) = read_all(state, &topics, max_bytes, read_committed);
+        if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
+            return FetchResponse::default().with_responses(responses);
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            let (responses, _, _) = read_all(state, &topics, max_bytes, read_committed);
+            return FetchResponse::default().with_responses(responses);
+        }
+    }
+}

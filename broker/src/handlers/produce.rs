@@ -1,0 +1,163 @@
+//! Produce (key 0). Versions 3+ are served; 0–2 are advertised (old clients disable compression
+//! otherwise) and answered with UNSUPPORTED_VERSION per partition, as they carry pre-v2 message sets.
+//! acks=0 gets no response.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use super::Outcome;
+use crate::error_code::ErrorCode;
+use crate::state::BrokerState;
+
+fn partition_error(index: i32, code: ErrorCode) -> PartitionProduceResponse {
+    PartitionProduceResponse::default().with_index(index).with_error_code(code.code()).with_base_offset(-1)
+}
+
+/// Handles a Produce request; `None` when acks=0.
+pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let valid_acks = matches!(acks, -1..=1);
+    let now_ms = state.clock.now_ms();
+    let image = state.image();
+    let mut appended = false;
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let name = topic.name.0.as_str();
+        let topic_image = image.topic(name);
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let index = data.index;
+            let partition_image = topic_image.and_then(|t| t.partitions.get(&index));
+            let hosted = state.replicas.get(name, index);
+            let result = match (valid_acks, partition_image, hosted, data.records) {
+                (false, ..) => Err(ErrorCode::InvalidRequiredAcks),
+                (_, None, _, _) => Err(ErrorCode::UnknownTopicOrPartition),
+                (_, Some(_), None, _) => Err(ErrorCode::NotLeaderOrFollower),
+                (_, Some(_), Some(_), None) => Err(ErrorCode::InvalidRecord),
+                (_, Some(p), Some(partition), Some(records)) => {
+                    let min_isr = topic_image.map_or(1, |t| {
+                        t.configs
+                            .get("min.insync.replicas")
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(state.config.topic_defaults.min_insync_replicas)
+                    });
+                    if acks == -1 && (p.isr.len() as i64) < min_isr {
+                        Err(ErrorCode::NotEnoughReplicas)
+                    } else {
+                        partition.append(&records, now_ms)
+                    }
+                }
+            };
+            partitions.push(match result {
+                Ok(r) => {
+                    appended = true;
+                    PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_base_offset(r.base_offset)
+                        .with_log_append_time_ms(r.log_append_time)
+                        .with_log_start_offset(r.log_start_offset)
+                }
+                Err(code) => {
+                    tracing::debug!(topic = name, partition = index, ?code, "produce rejected");
+                    partition_error(index, code)
+                }
+            });
+        }
+        responses
+            .push(TopicProduceResponse::default().with_name(topic.name).with_partition_responses(partitions));
+    }
+    if appended {
+        state.replicas.notify_appended();
+    }
+    (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+}
+
+/// Bounded reader for the legacy (v0–2) request layout.
+struct Legacy(Bytes);
+
+impl Legacy {
+    fn need(&self, n: usize) -> Option<()> {
+        (self.0.remaining() >= n).then_some(())
+    }
+    fn i16(&mut self) -> Option<i16> {
+        self.need(2)?;
+        Some(self.0.get_i16())
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.need(4)?;
+        Some(self.0.get_i32())
+    }
+    fn string(&mut self) -> Option<Bytes> {
+        let len = usize::try_from(self.i16()?).ok()?;
+        self.need(len)?;
+        Some(self.0.split_to(len))
+    }
+    fn skip_bytes(&mut self) -> Option<()> {
+        let len = self.i32()?;
+        if len > 0 {
+            self.need(len as usize)?;
+            self.0.advance(len as usize);
+        }
+        Some(())
+    }
+}
+
+/// Topic name and partition indexes of a legacy request.
+type LegacyTopics = Vec<(Bytes, Vec<i32>)>;
+
+/// Parses a v0–2 Produce request and lists (topic, partitions) with the acks value.
+fn parse_legacy(frame: Bytes) -> Option<(i16, LegacyTopics)> {
+    let mut r = Legacy(frame);
+    r.need(8)?;
+    r.0.advance(8);
+    r.string()?; // client id
+    let acks = r.i16()?;
+    r.i32()?; // timeout
+    let topics = r.i32()?;
+    let mut out = Vec::new();
+    for _ in 0..topics.max(0) {
+        let name = r.string()?;
+        let count = r.i32()?;
+        let mut partitions = Vec::new();
+        for _ in 0..count.max(0) {
+            partitions.push(r.i32()?);
+            r.skip_bytes()?;
+        }
+        out.push((name, partitions));
+    }
+    Some((acks, out))
+}
+
+/// Answers a v0–2 Produce with UNSUPPORTED_VERSION for every partition.
+pub fn legacy_unsupported(frame: Bytes, version: i16, correlation_id: i32) -> Outcome {
+    let Some((acks, topics)) = parse_legacy(frame) else {
+        return Outcome::Close(format!("malformed Produce v{version} request"));
+    };
+    if acks == 0 {
+        return Outcome::NoResponse;
+    }
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    buf.put_i32(correlation_id);
+    buf.put_i32(topics.len() as i32);
+    for (name, partitions) in topics {
+        buf.put_i16(name.len() as i16);
+        buf.put_slice(&name);
+        buf.put_i32(partitions.len() as i32);
+        for index in partitions {
+            buf.put_i32(index);
+            buf.put_i16(ErrorCode::UnsupportedVersion.code());
+            buf.put_i64(-1);
+            if version >= 2 {
+                buf.put_i64(-1);
+            }
+        }
+    }
+    if version >= 1 {
+        buf.put_i32(0);
+    }
+    let len = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&len.to_be_bytes());
+    Outcome::Respond(buf)
+}

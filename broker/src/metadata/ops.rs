@@ -1,0 +1,371 @@
+//! Metadata operations as pure functions: `(image, request) → records`, or the Kafka error that
+//! rejects the request. Nothing here does I/O; the caller commits the records.
+
+use uuid::Uuid;
+
+use super::image::MetadataImage;
+use super::records::MetadataRecord;
+use crate::error_code::ErrorCode;
+use crate::topic_config;
+
+/// A rejected metadata operation: Kafka error code plus a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    /// Wire error code.
+    pub code: ErrorCode,
+    /// Human-readable reason.
+    pub message: String,
+}
+
+impl OpError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+/// Largest legal topic name length.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// Kafka's topic-name rule: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), OpError> {
+    let invalid =
+        |why: &str| OpError::new(ErrorCode::InvalidTopicException, format!("topic name '{name}' {why}"));
+    if name.is_empty() {
+        return Err(invalid("is empty"));
+    }
+    if name == "." || name == ".." {
+        return Err(invalid("cannot be '.' or '..'"));
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(invalid("is longer than 249 characters"));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return Err(invalid("contains characters other than ASCII alphanumerics, '.', '_' and '-'"));
+    }
+    Ok(())
+}
+
+/// A CreateTopics entry after defaults are resolved by the caller's request decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopic {
+    /// Topic name.
+    pub name: String,
+    /// Partition count, or -1 for the broker default.
+    pub num_partitions: i32,
+    /// Replication factor, or -1 for the broker default.
+    pub replication_factor: i16,
+    /// Manual assignment: partition index → replica ids (empty for automatic placement).
+    pub assignments: Vec<(i32, Vec<i32>)>,
+    /// Config overrides.
+    pub configs: Vec<(String, String)>,
+}
+
+/// Broker-wide defaults used when a request says -1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateDefaults {
+    /// `num.partitions`.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub replication_factor: i16,
+}
+
+fn live_brokers(image: &MetadataImage) -> Vec<i32> {
+    image.brokers().map(|b| b.broker_id).collect()
+}
+
+fn place(brokers: &[i32], partition: i32, replication_factor: usize) -> Vec<i32> {
+    (0..replication_factor).map(|i| brokers[(partition as usize + i) % brokers.len()]).collect()
+}
+
+fn partition_record(topic_id: Uuid, partition: i32, replicas: Vec<i32>) -> MetadataRecord {
+    MetadataRecord::Partition {
+        topic_id,
+        partition,
+        leader: replicas[0],
+        isr: replicas.clone(),
+        replicas,
+        leader_epoch: 0,
+        partition_epoch: 0,
+    }
+}
+
+fn check_assignment(brokers: &[i32], replicas: &[i32]) -> Result<(), OpError> {
+    let mut seen = replicas.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    if replicas.is_empty() || seen.len() != replicas.len() {
+        return Err(OpError::new(
+            ErrorCode::InvalidReplicaAssignment,
+            "replica list is empty or has duplicates",
+        ));
+    }
+    if let Some(unknown) = replicas.iter().find(|r| !brokers.contains(r)) {
+        return Err(OpError::new(
+            ErrorCode::InvalidReplicaAssignment,
+            format!("broker {unknown} is not registered"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates configs and returns them canonicalised.
+fn validate_configs(configs: &[(String, String)]) -> Result<Vec<(String, String)>, OpError> {
+    configs
+        .iter()
+        .map(|(name, value)| {
+            topic_config::validate(name, value)
+                .map(|value| (name.clone(), value))
+                .map_err(|e| OpError::new(ErrorCode::InvalidConfig, e.to_string()))
+        })
+        .collect()
+}
+
+/// CreateTopics for one topic. `topic_id` is supplied by the caller so the function stays pure.
+pub fn create_topic(
+    image: &MetadataImage,
+    topic: &NewTopic,
+    defaults: CreateDefaults,
+    topic_id: Uuid,
+) -> Result<Vec<MetadataRecord>, OpError> {
+    validate_topic_name(&topic.name)?;
+    if image.topic(&topic.name).is_some() {
+        return Err(OpError::new(
+            ErrorCode::TopicAlreadyExists,
+            format!("topic '{}' already exists", topic.name),
+        ));
+    }
+    let brokers = live_brokers(image);
+    let configs = validate_configs(&topic.configs)?;
+    let mut assignments = topic.assignments.clone();
+    if assignments.is_empty() {
+        let partitions =
+            if topic.num_partitions == -1 { defaults.num_partitions } else { topic.num_partitions };
+        if partitions <= 0 {
+            return Err(OpError::new(
+                ErrorCode::InvalidPartitions,
+                "number of partitions must be larger than 0",
+            ));
+        }
+        let rf = if topic.replication_factor == -1 {
+            defaults.replication_factor
+        } else {
+            topic.replication_factor
+        };
+        if rf <= 0 || rf as usize > brokers.len() {
+            return Err(OpError::new(
+                ErrorCode::InvalidReplicationFactor,
+                format!("replication factor {rf} is larger than the {} available brokers", brokers.len()),
+            ));
+        }
+        assignments = (0..partitions).map(|p| (p, place(&brokers, p, rf as usize))).collect();
+    } else {
+        if topic.num_partitions != -1 || topic.replication_factor != -1 {
+            return Err(OpError::new(
+                ErrorCode::InvalidRequest,
+                "numPartitions and replicationFactor must be -1 with a manual assignment",
+            ));
+        }
+        assignments.sort_by_key(|(p, _)| *p);
+        for (expected, (partition, replicas)) in assignments.iter().enumerate() {
+            if *partition != expected as i32 {
+                return Err(OpError::new(ErrorCode::InvalidReplicaAssignment, "partitions must be 0..n"));
+            }
+            check_assignment(&brokers, replicas)?;
+        }
+    }
+    let mut records = vec![MetadataRecord::Topic { name: topic.name.clone(), topic_id }];
+    records.extend(configs.into_iter().map(|(name, value)| MetadataRecord::TopicConfig {
+        topic: topic.name.clone(),
+        name,
+        value: Some(value),
+    }));
+    records.extend(assignments.into_iter().map(|(p, replicas)| partition_record(topic_id, p, replicas)));
+    Ok(records)
+}
+
+/// DeleteTopics for one topic (by name, or by id when `name` is `None`).
+pub fn delete_topic(
+    image: &MetadataImage,
+    name: Option<&str>,
+    topic_id: Uuid,
+) -> Result<Vec<MetadataRecord>, OpError> {
+    let topic = match name {
+        Some(name) => image.topic(name),
+        None => image.topic_by_id(topic_id),
+    };
+    match topic {
+        Some(topic) => Ok(vec![MetadataRecord::RemoveTopic { topic_id: topic.topic_id }]),
+        None if name.is_none() => Err(OpError::new(ErrorCode::UnknownTopicId, "unknown topic id")),
+        None => Err(OpError::new(ErrorCode::UnknownTopicOrPartition, "this server does not host this topic")),
+    }
+}
+
+/// CreatePartitions for one topic: grow to `count` partitions.
+pub fn create_partitions(
+    image: &MetadataImage,
+    name: &str,
+    count: i32,
+    assignments: Option<&[Vec<i32>]>,
+) -> Result<Vec<MetadataRecord>, OpError> {
+    let topic = image.topic(name).ok_or_else(|| {
+        OpError::new(ErrorCode::UnknownTopicOrPartition, format!("topic '{name}' does not exist"))
+    })?;
+    let current = topic.partitions.len() as i32;
+    if count <= current {
+        return Err(OpError::new(
+            ErrorCode::InvalidPartitions,
+            format!("topic currently has {current} partitions, {count} would not be an increase"),
+        ));
+    }
+    let brokers = live_brokers(image);
+    let rf = topic.partitions.values().next().map_or(1, |p| p.replicas.len());
+    if rf > brokers.len() {
+        return Err(OpError::new(
+            ErrorCode::InvalidReplicationFactor,
+            "not enough brokers for the replication factor",
+        ));
+    }
+    if assignments.is_some_and(|a| a.len() as i32 != count - current) {
+        return Err(OpError::new(
+            ErrorCode::InvalidReplicaAssignment,
+            "one assignment per new partition required",
+        ));
+    }
+    let mut records = Vec::new();
+    for (i, partition) in (current..count).enumerate() {
+        let replicas = match assignments {
+            Some(assignments) => {
+                check_assignment(&brokers, &assignments[i])?;
+                assignments[i].clone()
+            }
+            None => place(&brokers, partition, rf),
+        };
+        records.push(partition_record(topic.topic_id, partition, replicas));
+    }
+    Ok(records)
+}
+
+/// Config changes for one topic: `Some(value)` sets, `None` deletes. With `replace_all` (the legacy
+/// AlterConfigs), every override not named is removed.
+pub fn alter_topic_configs(
+    image: &MetadataImage,
+    name: &str,
+    changes: &[(String, Option<String>)],
+    replace_all: bool,
+) -> Result<Vec<MetadataRecord>, OpError> {
+    let topic = image.topic(name).ok_or_else(|| {
+        OpError::new(ErrorCode::UnknownTopicOrPartition, format!("topic '{name}' does not exist"))
+    })?;
+    let mut records = Vec::new();
+    for (config, value) in changes {
+        let value = match value {
+            Some(value) => Some(
+                topic_config::validate(config, value)
+                    .map_err(|e| OpError::new(ErrorCode::InvalidConfig, e.to_string()))?,
+            ),
+            None => {
+                if !topic_config::config_names().any(|n| n == config) {
+                    return Err(OpError::new(
+                        ErrorCode::InvalidConfig,
+                        format!("unknown topic config '{config}'"),
+                    ));
+                }
+                None
+            }
+        };
+        records.push(MetadataRecord::TopicConfig { topic: name.into(), name: config.clone(), value });
+    }
+    if replace_all {
+        for existing in topic.configs.keys() {
+            if !changes.iter().any(|(n, _)| n == existing) {
+                records.push(MetadataRecord::TopicConfig {
+                    topic: name.into(),
+                    name: existing.clone(),
+                    value: None,
+                });
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// Hands out a block of `size` producer ids: returns the first id and the record that reserves them.
+pub fn allocate_producer_ids(image: &MetadataImage, size: i64) -> (i64, MetadataRecord) {
+    let first = image.next_producer_id();
+    (first, MetadataRecord::ProducerIds { next_producer_id: first + size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image_with_broker() -> MetadataImage {
+        let mut image = MetadataImage::default();
+        image.replay(&MetadataRecord::RegisterBroker {
+            broker_id: 1,
+            host: "h".into(),
+            port: 9092,
+            rack: None,
+        });
+        image
+    }
+
+    fn new_topic(name: &str, partitions: i32, rf: i16) -> NewTopic {
+        NewTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: rf,
+            assignments: vec![],
+            configs: vec![],
+        }
+    }
+
+    const DEFAULTS: CreateDefaults = CreateDefaults { num_partitions: 2, replication_factor: 1 };
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        for bad in ["", ".", "..", "a/b", "a b", &"x".repeat(250)] {
+            assert_eq!(validate_topic_name(bad).unwrap_err().code, ErrorCode::InvalidTopicException, "{bad}");
+        }
+        for good in ["a", "a.b_c-d", &"x".repeat(249)] {
+            assert!(validate_topic_name(good).is_ok());
+        }
+    }
+
+    #[test]
+    fn create_topic_places_partitions_and_rejects_bad_requests() {
+        let mut image = image_with_broker();
+        let records = create_topic(&image, &new_topic("t", -1, -1), DEFAULTS, Uuid::nil()).expect("create");
+        for record in &records {
+            image.replay(record);
+        }
+        assert_eq!(image.topic("t").expect("t").partitions.len(), 2);
+        let err = create_topic(&image, &new_topic("t", 1, 1), DEFAULTS, Uuid::nil()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::TopicAlreadyExists);
+        let err = create_topic(&image, &new_topic("u", 1, 3), DEFAULTS, Uuid::nil()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidReplicationFactor);
+        let err = create_topic(&image, &new_topic("u", 0, 1), DEFAULTS, Uuid::nil()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidPartitions);
+        let mut bad_config = new_topic("u", 1, 1);
+        bad_config.configs.push(("retention.ms".into(), "soon".into()));
+        assert_eq!(
+            create_topic(&image, &bad_config, DEFAULTS, Uuid::nil()).unwrap_err().code,
+            ErrorCode::InvalidConfig
+        );
+    }
+
+    #[test]
+    fn create_partitions_only_grows() {
+        let mut image = image_with_broker();
+        for record in create_topic(&image, &new_topic("t", 1, 1), DEFAULTS, Uuid::new_v4()).expect("create") {
+            image.replay(&record);
+        }
+        assert_eq!(create_partitions(&image, "t", 1, None).unwrap_err().code, ErrorCode::InvalidPartitions);
+        let records = create_partitions(&image, "t", 3, None).expect("grow");
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            create_partitions(&image, "nope", 3, None).unwrap_err().code,
+            ErrorCode::UnknownTopicOrPartition
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! The partitions this broker hosts, kept in step with the metadata image: a partition whose replica
+//! list names this broker is opened (or created) on disk; one that disappears from the image is
+//! deleted. Also the notification fetch long-polls wait on.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::log::LogError;
+use crate::metadata::MetadataImage;
+use crate::partition::Partition;
+use crate::topic_config::{TopicConfig, TopicDefaults};
+
+const PARTITION_METADATA: &str = "partition.metadata";
+
+/// Hosted partitions by (topic name, index).
+pub struct ReplicaManager {
+    node_id: i32,
+    data_dir: PathBuf,
+    defaults: TopicDefaults,
+    partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
+    appended: Notify,
+}
+
+fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
+    data_dir.join(format!("{topic}-{partition}"))
+}
+
+fn read_topic_id(dir: &Path) -> Option<Uuid> {
+    let text = std::fs::read_to_string(dir.join(PARTITION_METADATA)).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("topic_id: "))
+        .and_then(|id| Uuid::parse_str(id.trim()).ok())
+}
+
+fn write_topic_id(dir: &Path, topic_id: Uuid) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
+    std::fs::write(&tmp, format!("version: 0\ntopic_id: {topic_id}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(tmp, dir.join(PARTITION_METADATA))
+}
+
+impl ReplicaManager {
+    /// A manager for `node_id` storing logs under `data_dir`.
+    pub fn new(node_id: i32, data_dir: PathBuf, defaults: TopicDefaults) -> Self {
+        Self { node_id, data_dir, defaults, partitions: RwLock::new(HashMap::new()), appended: Notify::new() }
+    }
+
+    /// The hosted partition, if any.
+    pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(topic.to_string(), partition))
+            .cloned()
+    }
+
+    /// Every hosted partition.
+    pub fn all(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    /// Wakes fetches waiting for data.
+    pub fn notify_appended(&self) {
+        self.appended.notify_waiters();
+    }
+
+    /// The notification fired after every append.
+    pub fn appended(&self) -> &Notify {
+        &self.appended
+    }
+
+    /// Brings hosted partitions in line with `image`: opens new ones, updates configs and epochs,
+    /// deletes those no longer assigned here (and directories left from topics deleted while down).
+    pub fn apply_image(&self, image: &MetadataImage, now_ms: i64) -> Result<(), LogError> {
+        let mut wanted = HashMap::new();
+        for topic in image.topics() {
+            for (index, partition) in &topic.partitions {
+                if partition.replicas.contains(&self.node_id) {
+                    wanted.insert((topic.name.clone(), *index), (topic, partition.leader_epoch));
+                }
+            }
+        }
+        let mut partitions = self.partitions.write().unwrap_or_else(|e| e.into_inner());
+        partitions.retain(|key, partition| {
+            let keep = wanted.get(key).is_some_and(|(topic, _)| topic.topic_id == partition.topic_id);
+            if !keep {
+                tracing::info!(topic = %partition.topic, partition = partition.index, "deleting partition");
+                if let Err(e) = partition.delete() {
+                    tracing::warn!(topic = %partition.topic, error = %e, "deleting partition directory failed");
+                }
+            }
+            keep
+        });
+        for ((name, index), (topic, leader_epoch)) in wanted {
+            let config = TopicConfig::new(topic.configs.clone(), self.defaults.clone());
+            if let Some(existing) = partitions.get(&(name.clone(), index)) {
+                existing.update(config, leader_epoch);
+                continue;
+            }
+            let dir = partition_dir(&self.data_dir, &name, index);
+            if dir.exists() && read_topic_id(&dir).is_some_and(|id| id != topic.topic_id) {
+                tracing::info!(dir = %dir.display(), "removing log of an earlier topic with the same name");
+                std::fs::remove_dir_all(&dir).map_err(|source| LogError::Io { path: dir.clone(), source })?;
+            }
+            let partition =
+                Partition::open(&dir, &name, topic.topic_id, index, config, leader_epoch, now_ms)?;
+            write_topic_id(&dir, topic.topic_id)
+                .map_err(|source| LogError::Io { path: dir.clone(), source })?;
+            partitions.insert((name, index), Arc::new(partition));
+        }
+        Ok(())
+    }
+
+    /// Deletes partition directories under the data dir that the image does not assign here (topics
+    /// deleted while this broker was down). Run once at start, before [`apply_image`](Self::apply_image).
+    pub fn remove_stale_dirs(&self, image: &MetadataImage) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(&self.data_dir)? {
+            let path = entry?.path();
+            let Some(topic_id) = read_topic_id(&path) else { continue };
+            let assigned = image.topic_by_id(topic_id).is_some_and(|topic| {
+                topic.partitions.iter().any(|(index, p)| {
+                    p.replicas.contains(&self.node_id)
+                        && partition_dir(&self.data_dir, &topic.name, *index) == path
+                })
+            });
+            if !assigned {
+                tracing::info!(dir = %path.display(), "removing log of a deleted partition");
+                std::fs::remove_dir_all(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes every log (clean shutdown).
+    pub fn close_all(&self) {
+        for partition in self.all() {
+            if let Err(e) = partition.close() {
+                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "flush on close failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `strom broker`: run one broker node from a config file, with flag and `STROM_*` overrides, until
+//! SIGINT or SIGTERM.
+//!
+//! Once the listener is bound it prints exactly one line to stdout,
+//! `strom broker ready: kafka=<addr> node_id=<id> data_dir=<dir>`, which tests and scripts parse.
+
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use strom_broker::{Broker, BrokerConfig};
+
+/// Arguments of `strom broker`.
+#[derive(Debug, Clone, Args)]
+pub struct BrokerArgs {
+    /// Broker config file (TOML, Kafka's broker keys with `_` for `.`); built-in defaults when omitted.
+    #[arg(long, value_name = "FILE", env = "STROM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// This broker's id (`node.id`); overrides the file.
+    #[arg(long, env = "STROM_NODE_ID", value_name = "ID")]
+    pub node_id: Option<i32>,
+    /// Address the Kafka listener binds (`listeners`); port 0 picks a free port.
+    #[arg(long, env = "STROM_LISTENER", value_name = "HOST:PORT", value_parser = parse_listener)]
+    pub listener: Option<SocketAddr>,
+    /// Host advertised to clients in Metadata responses (`advertised.listeners`).
+    #[arg(long, env = "STROM_ADVERTISED_HOST", value_name = "HOST")]
+    pub advertised_host: Option<String>,
+    /// Port advertised to clients in Metadata responses.
+    #[arg(long, env = "STROM_ADVERTISED_PORT", value_name = "PORT")]
+    pub advertised_port: Option<u16>,
+    /// Directory for partition logs and metadata (`log.dirs`).
+    #[arg(long, env = "STROM_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl BrokerArgs {
+    /// The effective config: the file (or defaults), then each flag that was given.
+    pub fn to_config(&self) -> Result<BrokerConfig> {
+        let mut config = match &self.config {
+            Some(path) => BrokerConfig::from_file(path).context("loading broker config")?,
+            None => BrokerConfig::default(),
+        };
+        if let Some(node_id) = self.node_id {
+            config.node_id = node_id;
+        }
+        if let Some(listener) = self.listener {
+            config.listener = listener;
+        }
+        if let Some(host) = &self.advertised_host {
+            config.advertised_host = Some(host.clone());
+        }
+        if let Some(port) = self.advertised_port {
+            config.advertised_port = Some(port);
+        }
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// Runs `strom broker`.
+pub async fn run(args: BrokerArgs) -> Result<()> {
+    let config = args.to_config()?;
+    serve(config, |_| String::new()).await
+}
+
+/// Starts a broker, prints the ready line plus `banner(kafka_addr)`, serves until SIGINT/SIGTERM, then
+/// shuts down cleanly. A second signal during shutdown aborts it with an error.
+pub async fn serve(config: BrokerConfig, banner: impl FnOnce(SocketAddr) -> String) -> Result<()> {
+    let node_id = config.node_id;
+    let data_dir = config.data_dir.clone();
+    tracing::info!(node_id, listener = %config.listener, data_dir = %data_dir.display(), "starting broker");
+    let handle = Broker::start(config).await.context("starting broker")?;
+    let kafka_addr = handle.kafka_addr();
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(
+            stdout,
+            "strom broker ready: kafka={kafka_addr} node_id={node_id} data_dir={}",
+            data_dir.display()
+        )
+        .and_then(|()| stdout.write_all(banner(kafka_addr).as_bytes()))
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")?;
+    }
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "shutting down broker");
+    tokio::select! {
+        result = handle.shutdown() => result.context("shutting down broker")?,
+        second = shutdown_signal() => anyhow::bail!("shutdown interrupted by {}", second?),
+    }
+    tracing::info!("broker stopped");
+    Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM and returns its name.
+pub async fn shutdown_signal() -> Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT").context("waiting for SIGINT"),
+            _ = terminate.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
+}
+
+/// Parses a listener address: `HOST:PORT`, `[v6]:PORT` or Kafka's `PLAINTEXT://HOST:PORT`; host names
+/// are resolved and the first address is used.
+pub fn parse_listener(text: &str) -> Result<SocketAddr, String> {
+    let address = text.strip_prefix("PLAINTEXT://").unwrap_or(text);
+    if let Ok(addr) = address.parse() {
+        return Ok(addr);
+    }
+    address
+        .to_socket_addrs()
+        .map_err(|err| format!("cannot resolve `{address}`: {err}"))?
+        .next()
+        .ok_or_else(|| format!("`{address}` resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_forms() {
+        assert_eq!(parse_listener("127.0.0.1:9092"), Ok(SocketAddr::from(([127, 0, 0, 1], 9092))));
+        assert_eq!(parse_listener("PLAINTEXT://0.0.0.0:0"), Ok(SocketAddr::from(([0, 0, 0, 0], 0))));
+        assert!(parse_listener("localhost:9093").is_ok_and(|a| a.port() == 9093));
+        assert!(parse_listener("nonsense").is_err());
+    }
+
+    #[test]
+    fn flags_override_defaults() -> Result<()> {
+        let args = BrokerArgs {
+            config: None,
+            node_id: Some(7),
+            listener: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            advertised_host: Some("kafka.local".into()),
+            advertised_port: None,
+            data_dir: Some(PathBuf::from("/tmp/x")),
+        };
+        let config = args.to_config()?;
+        assert_eq!(config.node_id, 7);
+        assert_eq!(config.listener.port(), 0);
+        assert_eq!(config.advertised_host.as_deref(), Some("kafka.local"));
+        assert_eq!(config.advertised_port, None);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        Ok(())
+    }
+}

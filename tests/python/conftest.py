@@ -1,0 +1,166 @@
+"""Fixtures for running Kafka Python clients against a real `strom broker` process.
+
+The broker binary is `$STROM_BIN`, else `target/debug/strom` (or `$CARGO_TARGET_DIR/debug/strom`);
+build it first (`cargo build -p strom-cli`; scripts/test.sh does). Each test gets its own broker on
+an ephemeral port with a fresh data directory; at teardown the broker must still be running and
+must exit cleanly on SIGTERM.
+"""
+
+import os
+import pathlib
+import queue
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+READY_PREFIX = "strom broker ready: "
+READY_TIMEOUT_S = 30
+TERMINATE_TIMEOUT_S = 30
+
+
+def strom_bin():
+    """Path of the strom binary to test."""
+    explicit = os.environ.get("STROM_BIN")
+    if explicit:
+        if not os.path.isfile(explicit):
+            raise RuntimeError(f"STROM_BIN={explicit} is not a file")
+        return explicit
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
+    path = target / "debug" / "strom"
+    if not path.is_file():
+        raise RuntimeError(
+            f"strom binary not found at {path}: build it with `cargo build -p strom-cli` or set STROM_BIN"
+        )
+    return str(path)
+
+
+def wait_until(condition, timeout_s=10.0, interval_s=0.05):
+    """Polls `condition()` until it returns a truthy value (returned) or the timeout passes (None)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval_s)
+
+
+def unique_topic(prefix):
+    """A topic name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class BrokerProcess:
+    """A `strom broker` child process listening on 127.0.0.1 with an ephemeral port."""
+
+    def __init__(self, data_dir, log_path, config_toml=None):
+        self.data_dir = pathlib.Path(data_dir)
+        self.log_path = pathlib.Path(log_path)
+        self.config_path = None
+        if config_toml is not None:
+            self.config_path = self.data_dir.parent / "broker.toml"
+            self.config_path.write_text(config_toml)
+        self.process = None
+        self.bootstrap = None
+        self.node_id = None
+
+    def start(self):
+        args = [strom_bin(), "broker", "--data-dir", str(self.data_dir), "--listener", "127.0.0.1:0"]
+        if self.config_path is not None:
+            args += ["--config", str(self.config_path)]
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info")
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True
+        )
+        lines = queue.Queue()
+
+        def pump():
+            # Keep draining stdout for the life of the process so it never blocks on a full pipe.
+            for line in self.process.stdout:
+                lines.put(line.rstrip("\n"))
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise RuntimeError(f"strom broker not ready within {READY_TIMEOUT_S}s; log: {self.log_tail()}")
+            try:
+                line = lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
+            if line is None:
+                code = self.process.wait(timeout=5)
+                raise RuntimeError(f"strom broker exited ({code}) before ready; log: {self.log_tail()}")
+            if line.startswith(READY_PREFIX):
+                fields = dict(f.split("=", 1) for f in line[len(READY_PREFIX):].split() if "=" in f)
+                self.bootstrap = fields["kafka"]
+                self.node_id = int(fields["node_id"])
+                return self
+
+    def is_alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self):
+        """SIGTERM, then wait; returns the exit code (kills and raises if it does not exit in time)."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=TERMINATE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(f"strom broker did not exit within {TERMINATE_TIMEOUT_S}s of SIGTERM")
+        finally:
+            self._log.close()
+
+    def kill(self):
+        if self.is_alive():
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines=40):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "<no log>"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def broker(tmp_path, request):
+    """A running broker; yields the BrokerProcess (use `.bootstrap`)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    process = BrokerProcess(data_dir, tmp_path / "broker.log").start()
+    try:
+        yield process
+    finally:
+        failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+        if failed:
+            print(f"--- strom broker log (tail) ---\n{process.log_tail()}")
+        alive = process.is_alive()
+        code = process.terminate() if alive else process.process.returncode
+        process.kill()
+        assert alive, f"strom broker died during the test (exit {code}); log:\n{process.log_tail()}"
+        assert code == 0, f"strom broker exited with {code} on SIGTERM; log:\n{process.log_tail()}"
+
+
+@pytest.fixture
+def bootstrap(broker):
+    """`bootstrap.servers` of the test's broker."""
+    return broker.bootstrap
