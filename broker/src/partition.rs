@@ -11,6 +11,7 @@ use crate::error_code::ErrorCode;
 use crate::log::{LogError, PartitionLog};
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
 use crate::record::batch::{self, BatchError};
+use crate::record::recompress;
 use crate::topic_config::TopicConfig;
 
 /// Result of a successful produce to one partition.
@@ -150,7 +151,16 @@ impl Partition {
                 log_start_offset: inner.log.log_start_offset(),
             });
         }
-        let mut bytes = BytesMut::from(records.as_ref());
+        let mut bytes = match recompress::target_codec(&inner.config.get("compression.type").0) {
+            Some(codec) if header.compression() != Ok(codec) => {
+                let converted = recompress::recompress(records, header, codec).map_err(|e| {
+                    tracing::debug!(topic = %self.topic, error = %e, "recompression failed");
+                    ErrorCode::CorruptMessage
+                })?;
+                BytesMut::from(converted.as_slice())
+            }
+            _ => BytesMut::from(records.as_ref()),
+        };
         let log_append_time = if inner.config.log_append_time() {
             batch::set_log_append_time(&mut bytes, now_ms);
             now_ms

@@ -229,13 +229,24 @@ pub fn error_name(code: RDKafkaErrorCode) -> String {
 
 /// `NAME: description` for an error code, e.g. `TOPIC_ALREADY_EXISTS: Broker: Topic already exists`.
 pub fn describe_code(code: RDKafkaErrorCode) -> String {
-    format!("{}: {code}", error_name(code))
+    // rdkafka displays a code as `TopicAlreadyExists (Broker: Topic already exists)`; keep the text.
+    let shown = code.to_string();
+    let prefix = format!("{code:?} (");
+    let text = shown.strip_prefix(&prefix).and_then(|t| t.strip_suffix(')')).unwrap_or(&shown);
+    format!("{}: {text}", error_name(code))
 }
 
-/// Converts a client error into an `anyhow` error that leads with the Kafka error name when known.
+/// Converts a client error into an `anyhow` error that leads with the Kafka error name when known:
+/// `_TRANSPORT: Local: Broker transport failure (Meta data fetch error)`.
 pub fn kafka_error(err: KafkaError) -> anyhow::Error {
     match err.rdkafka_error_code() {
-        Some(code) => anyhow::anyhow!("{}: {err}", error_name(code)),
+        Some(code) => {
+            let shown = err.to_string();
+            match shown.split_once(": ") {
+                Some((operation, _)) => anyhow::anyhow!("{} ({operation})", describe_code(code)),
+                None => anyhow::anyhow!("{}", describe_code(code)),
+            }
+        }
         None => anyhow::anyhow!("{err}"),
     }
 }
@@ -249,6 +260,10 @@ mod tests {
         assert_eq!(error_name(RDKafkaErrorCode::TopicAlreadyExists), "TOPIC_ALREADY_EXISTS");
         assert_eq!(error_name(RDKafkaErrorCode::UnknownTopicOrPartition), "UNKNOWN_TOPIC_OR_PARTITION");
         assert_eq!(error_name(RDKafkaErrorCode::OperationTimedOut), "_OPERATION_TIMED_OUT");
+        assert_eq!(
+            describe_code(RDKafkaErrorCode::TopicAlreadyExists),
+            "TOPIC_ALREADY_EXISTS: Broker: Topic already exists"
+        );
     }
 
     #[test]

@@ -33,12 +33,21 @@ impl OutputArgs {
     }
 }
 
-/// Prints `value` as one pretty JSON document followed by a newline, and flushes stdout.
-pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+/// Writes `text` to stdout and flushes. A closed pipe (`strom topics --list | head -1`) is not an
+/// error: the reader has what it wanted.
+pub fn print_text(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value).context("writing JSON to stdout")?;
-    writeln!(stdout).context("writing to stdout")?;
-    stdout.flush().context("flushing stdout")
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+/// Prints `value` as one pretty JSON document followed by a newline.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value).context("encoding JSON")?;
+    text.push('\n');
+    print_text(&text)
 }
 
 /// A text table with left-aligned columns separated by two spaces.
@@ -94,9 +103,7 @@ impl Table {
 
     /// Writes the rendered table to stdout.
     pub fn print(&self) -> Result<()> {
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(self.render().as_bytes()).context("writing to stdout")?;
-        stdout.flush().context("flushing stdout")
+        print_text(&self.render())
     }
 }
 

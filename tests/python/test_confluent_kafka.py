@@ -136,8 +136,11 @@ def test_watermarks_and_offsets_for_times(bootstrap):
 
     consumer = make_consumer(bootstrap)
     assert consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S) == (0, 10)
-    queries = [TopicPartition(topic, 0, ts) for ts in (500, 1000, 4500, 10_000)]
-    found = [tp.offset for tp in consumer.offsets_for_times(queries, timeout=TIMEOUT_S)]
+    # One query per call: a request may name each partition only once.
+    found = [
+        consumer.offsets_for_times([TopicPartition(topic, 0, ts)], timeout=TIMEOUT_S)[0].offset
+        for ts in (500, 1000, 4500, 10_000)
+    ]
     assert found == [0, 0, 4, 9]
     beyond = consumer.offsets_for_times([TopicPartition(topic, 0, 10_001)], timeout=TIMEOUT_S)
     assert beyond[0].offset == -1, "no record at or after that time"
@@ -198,6 +201,17 @@ def test_admin_topic_lifecycle(bootstrap):
     with pytest.raises(KafkaException) as excinfo:
         admin.incremental_alter_configs([bad])[bad].result(timeout=TIMEOUT_S)
     assert excinfo.value.args[0].code() == KafkaError.INVALID_CONFIG
+
+    # Legacy AlterConfigs reports the per-resource error too.
+    bad = ConfigResource(ResourceType.TOPIC, topic, set_config={"retention.ms": "never"})
+    with pytest.raises(KafkaException) as excinfo:
+        admin.alter_configs([bad])[bad].result(timeout=TIMEOUT_S)
+    assert excinfo.value.args[0].code() == KafkaError.INVALID_CONFIG
+
+    missing = ConfigResource(ResourceType.TOPIC, unique_topic("ck-missing"))
+    with pytest.raises(KafkaException) as excinfo:
+        admin.describe_configs([missing])[missing].result(timeout=TIMEOUT_S)
+    assert excinfo.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
 
     admin.create_partitions([NewPartitions(topic, 4)])[topic].result(timeout=TIMEOUT_S)
     assert wait_until(lambda: len(admin.list_topics(topic, timeout=TIMEOUT_S).topics[topic].partitions) == 4)

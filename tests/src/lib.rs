@@ -13,6 +13,7 @@
 //! Tests never sleep to wait for a condition: they poll with a deadline ([`wait_until`]).
 
 pub mod kafka;
+pub mod wire;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;

@@ -5,98 +5,23 @@
 //! After every hostile frame the test checks that the process is still running and that a fresh
 //! connection gets a correct ApiVersions response.
 
-use std::time::Duration;
-
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, ProduceRequest,
-    ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+    ProduceResponse, RequestHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use strom_tests::kafka::create_topic_at;
+use strom_tests::wire::{BatchRecord, BatchSpec, Connection, Outcome, encode_request, frame, split_response};
 use strom_tests::{BrokerProcess, unique_topic};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-/// How long a broker may take to answer or close a connection.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const UNSUPPORTED_VERSION: i16 = 35;
 const CORRUPT_MESSAGE: i16 = 2;
 const INVALID_RECORD: i16 = 87;
 
-/// What the broker did with a request.
-#[derive(Debug)]
-enum Outcome {
-    /// Connection closed (EOF or reset) without a response.
-    Closed,
-    /// One response frame (without its length prefix).
-    Response(Bytes),
-}
-
-async fn connect(broker: &BrokerProcess) -> TcpStream {
-    tokio::time::timeout(IO_TIMEOUT, TcpStream::connect(broker.addr()))
-        .await
-        .expect("connect timed out")
-        .expect("connect to broker")
-}
-
-/// Header + body of a request, without the length prefix.
-fn encode_request<R: Encodable + HeaderVersion>(
-    api_key: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    request: &R,
-) -> BytesMut {
-    let header = RequestHeader::default()
-        .with_request_api_key(api_key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("strom-hostile-test")));
-    let mut buf = BytesMut::new();
-    header.encode(&mut buf, R::header_version(version)).expect("encode header");
-    request.encode(&mut buf, version).expect("encode request");
-    buf
-}
-
-/// Prefixes `payload` with its i32 length.
-fn frame(payload: &[u8]) -> BytesMut {
-    let mut buf = BytesMut::with_capacity(payload.len() + 4);
-    buf.put_i32(payload.len() as i32);
-    buf.put_slice(payload);
-    buf
-}
-
-/// Reads one response frame, or reports the connection closed. Panics if neither happens in time.
-async fn read_frame(stream: &mut TcpStream) -> Outcome {
-    let read = async {
-        let mut len = [0u8; 4];
-        if stream.read_exact(&mut len).await.is_err() {
-            return Outcome::Closed;
-        }
-        let len = i32::from_be_bytes(len);
-        assert!((0..=64 * 1024 * 1024).contains(&len), "implausible response frame length {len}");
-        let mut body = vec![0u8; len as usize];
-        if stream.read_exact(&mut body).await.is_err() {
-            return Outcome::Closed;
-        }
-        Outcome::Response(Bytes::from(body))
-    };
-    tokio::time::timeout(IO_TIMEOUT, read).await.expect("broker neither answered nor closed the connection")
-}
-
-/// Writes raw bytes (a write error means the broker already closed: fine) and reads the outcome.
-async fn send_raw(stream: &mut TcpStream, bytes: &[u8]) -> Outcome {
-    if stream.write_all(bytes).await.is_err() || stream.flush().await.is_err() {
-        return Outcome::Closed;
-    }
-    read_frame(stream).await
-}
-
-/// Splits a response frame into its correlation id and body (header v0 or v1).
-fn split_response(mut frame: Bytes, header_version: i16) -> (i32, Bytes) {
-    let header = ResponseHeader::decode(&mut frame, header_version).expect("decode response header");
-    (header.correlation_id, frame)
+async fn connect(broker: &BrokerProcess) -> Connection {
+    Connection::connect(broker.addr()).await
 }
 
 /// Sends ApiVersions v3 on a fresh connection and checks the response is complete and correct.
@@ -106,8 +31,7 @@ async fn assert_serves_api_versions(broker: &mut BrokerProcess) {
     let request = ApiVersionsRequest::default()
         .with_client_software_name(StrBytes::from_static_str("strom-tests"))
         .with_client_software_version(StrBytes::from_static_str("1.0"));
-    let outcome =
-        send_raw(&mut stream, &frame(&encode_request(ApiKey::ApiVersions, 3, 4242, &request))).await;
+    let outcome = stream.send_raw(&frame(&encode_request(3, 4242, &request))).await;
     let Outcome::Response(response) = outcome else { panic!("ApiVersions on a fresh connection: closed") };
     let (correlation_id, mut body) = split_response(response, 0);
     assert_eq!(correlation_id, 4242);
@@ -137,7 +61,7 @@ async fn huge_array_length_in_metadata_request() {
     header.encode(&mut payload, MetadataRequest::header_version(4)).expect("encode header");
     payload.put_slice(&[0x7f, 0xff, 0xff, 0xff, 0x00]);
     let mut stream = connect(&broker).await;
-    match send_raw(&mut stream, &frame(&payload)).await {
+    match stream.send_raw(&frame(&payload)).await {
         Outcome::Closed => {}
         Outcome::Response(response) => {
             let (correlation_id, _) = split_response(response, 0);
@@ -152,7 +76,7 @@ async fn huge_array_length_in_metadata_request() {
     header.encode(&mut payload, MetadataRequest::header_version(12)).expect("encode header");
     payload.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x00]);
     let mut stream = connect(&broker).await;
-    match send_raw(&mut stream, &frame(&payload)).await {
+    match stream.send_raw(&frame(&payload)).await {
         Outcome::Closed => {}
         Outcome::Response(response) => {
             let (correlation_id, _) = split_response(response, 1);
@@ -173,7 +97,7 @@ async fn oversized_frame_lengths_close_the_connection() {
         bytes.put_i32(length);
         bytes.put_slice(&[0, 18, 0, 3, 0, 0, 0, 1]); // the start of a plausible header
         assert!(
-            matches!(send_raw(&mut stream, &bytes).await, Outcome::Closed),
+            matches!(stream.send_raw(&bytes).await, Outcome::Closed),
             "frame length {length}: connection must be closed"
         );
         assert_serves_api_versions(&mut broker).await;
@@ -182,40 +106,9 @@ async fn oversized_frame_lengths_close_the_connection() {
 
 /// A valid v2 record batch with one record, then its record count overwritten and the CRC fixed.
 fn record_batch_claiming(records_count: i32) -> Bytes {
-    // One record: length, attributes, timestamp delta, offset delta, key, value, headers.
-    let mut record = BytesMut::new();
-    record.put_u8(0); // attributes
-    record.put_u8(0); // timestamp delta 0 (zigzag varint)
-    record.put_u8(0); // offset delta 0
-    record.put_u8(2); // key length 1
-    record.put_u8(b'k');
-    record.put_u8(2); // value length 1
-    record.put_u8(b'v');
-    record.put_u8(0); // no headers
-    let mut records = BytesMut::new();
-    records.put_u8((record.len() as u8) << 1); // record length (zigzag varint, small)
-    records.put_slice(&record);
-
-    // From attributes to the end: what the CRC covers.
-    let mut tail = BytesMut::new();
-    tail.put_i16(0); // attributes: no compression, CreateTime
-    tail.put_i32(0); // last offset delta
-    tail.put_i64(1_700_000_000_000); // base timestamp
-    tail.put_i64(1_700_000_000_000); // max timestamp
-    tail.put_i64(-1); // producer id
-    tail.put_i16(-1); // producer epoch
-    tail.put_i32(-1); // base sequence
-    tail.put_i32(records_count);
-    tail.put_slice(&records);
-
-    let mut batch = BytesMut::new();
-    batch.put_i64(0); // base offset
-    batch.put_i32((4 + 1 + 4 + tail.len()) as i32); // batch length: leader epoch + magic + crc + tail
-    batch.put_i32(-1); // partition leader epoch
-    batch.put_i8(2); // magic
-    batch.put_u32(crc32c::crc32c(&tail));
-    batch.put_slice(&tail);
-    batch.freeze()
+    let mut spec = BatchSpec::plain(vec![BatchRecord::new(b"k", b"v")]);
+    spec.records_count_override = Some(records_count);
+    spec.encode()
 }
 
 /// Sends a Produce v9 (acks=1) of `batch` to partition 0 of `topic`; returns the outcome.
@@ -228,7 +121,7 @@ async fn produce_raw(broker: &BrokerProcess, topic: &str, batch: Bytes, correlat
             ]),
     ]);
     let mut stream = connect(broker).await;
-    send_raw(&mut stream, &frame(&encode_request(ApiKey::Produce, 9, correlation_id, &request))).await
+    stream.send_raw(&frame(&encode_request(9, correlation_id, &request))).await
 }
 
 /// The partition error code and base offset of a Produce v9 response.
@@ -293,7 +186,7 @@ async fn garbage_unknown_api_and_truncated_headers_close_the_connection() {
     ];
     for (what, bytes) in cases {
         let mut stream = connect(&broker).await;
-        match send_raw(&mut stream, &bytes).await {
+        match stream.send_raw(&bytes).await {
             Outcome::Closed => {}
             Outcome::Response(response) if what == "unknown api key 9999" => {
                 let (correlation_id, _) = split_response(response, 0);
@@ -309,9 +202,9 @@ async fn garbage_unknown_api_and_truncated_headers_close_the_connection() {
 async fn half_sent_frame_does_not_block_other_clients() {
     let mut broker = BrokerProcess::start();
     let mut stalled = connect(&broker).await;
-    stalled.write_all(&[0, 0]).await.expect("write half a length");
+    assert!(stalled.write(&[0, 0]).await, "write half a length");
     let mut stalled_body = connect(&broker).await;
-    stalled_body.write_all(&[0, 0, 0, 100, 0, 18]).await.expect("write a partial frame");
+    assert!(stalled_body.write(&[0, 0, 0, 100, 0, 18]).await, "write a partial frame");
     assert_serves_api_versions(&mut broker).await;
     drop(stalled);
     drop(stalled_body);
@@ -331,7 +224,7 @@ async fn api_versions_with_unsupported_version() {
     let mut payload = BytesMut::new();
     header.encode(&mut payload, 2).expect("encode header");
     payload.put_slice(&[0x01, 0x01, 0x00]); // empty compact strings + no tagged fields
-    let Outcome::Response(response) = send_raw(&mut stream, &frame(&payload)).await else {
+    let Outcome::Response(response) = stream.send_raw(&frame(&payload)).await else {
         panic!("ApiVersions v99: connection closed instead of UNSUPPORTED_VERSION");
     };
     let (correlation_id, mut body) = split_response(response, 0);
@@ -349,9 +242,7 @@ async fn api_versions_with_unsupported_version() {
 
     // The same connection stays usable for a supported version.
     let request = ApiVersionsRequest::default();
-    let Outcome::Response(response) =
-        send_raw(&mut stream, &frame(&encode_request(ApiKey::ApiVersions, 0, 100, &request))).await
-    else {
+    let Outcome::Response(response) = stream.send_raw(&frame(&encode_request(0, 100, &request))).await else {
         panic!("connection closed after UNSUPPORTED_VERSION");
     };
     let (correlation_id, mut body) = split_response(response, 0);
@@ -376,27 +267,27 @@ async fn pipelined_requests_are_answered_in_order() {
                 let request = ApiVersionsRequest::default()
                     .with_client_software_name(StrBytes::from_static_str("strom-tests"))
                     .with_client_software_version(StrBytes::from_static_str("1.0"));
-                batch.put_slice(&frame(&encode_request(ApiKey::ApiVersions, 3, correlation_id, &request)));
+                batch.put_slice(&frame(&encode_request(3, correlation_id, &request)));
             }
             1 => {
                 let request = MetadataRequest::default().with_topics(None);
-                batch.put_slice(&frame(&encode_request(ApiKey::Metadata, 12, correlation_id, &request)));
+                batch.put_slice(&frame(&encode_request(12, correlation_id, &request)));
             }
             _ => {
                 let request = MetadataRequest::default().with_topics(Some(vec![
                     kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
                         .with_name(Some(TopicName(StrBytes::from_string(topic.clone())))),
                 ]));
-                batch.put_slice(&frame(&encode_request(ApiKey::Metadata, 4, correlation_id, &request)));
+                batch.put_slice(&frame(&encode_request(4, correlation_id, &request)));
             }
         }
         expected.push((correlation_id, i % 3));
     }
     let mut stream = connect(&broker).await;
-    stream.write_all(&batch).await.expect("write 50 pipelined requests");
+    assert!(stream.write(&batch).await, "write 50 pipelined requests");
 
     for (correlation_id, kind) in expected {
-        let Outcome::Response(response) = read_frame(&mut stream).await else {
+        let Outcome::Response(response) = stream.read_frame().await else {
             panic!("connection closed before the response to correlation id {correlation_id}");
         };
         match kind {

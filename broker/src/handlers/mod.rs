@@ -65,7 +65,12 @@ pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
 fn encode_response(key: ApiKey, version: i16, correlation_id: i32, body: &ResponseKind) -> Outcome {
     let header_version = if key == ApiKey::ApiVersions { 0 } else { key.response_header_version(version) };
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let mut buf = BytesMut::with_capacity(256);
+    // Fetch responses carry megabytes of records: size the buffer once instead of growing it.
+    let capacity = match body {
+        ResponseKind::Fetch(fetch) => fetch.compute_size(version).unwrap_or(0) + 64,
+        _ => 256,
+    };
+    let mut buf = BytesMut::with_capacity(capacity);
     buf.put_i32(0);
     if let Err(e) = header.encode(&mut buf, header_version) {
         return Outcome::Close(format!("encoding {key:?} v{version} response header: {e}"));

@@ -40,10 +40,8 @@ pub(crate) fn write(path: &Path, entries: &[Vec<i64>], sync_dir: bool) -> Result
         file.sync_all().map_err(io_err(&tmp))?;
     }
     fs::rename(&tmp, path).map_err(io_err(path))?;
-    if sync_dir {
-        if let Some(dir) = path.parent() {
-            sync_directory(dir)?;
-        }
+    if sync_dir && let Some(dir) = path.parent() {
+        sync_directory(dir)?;
     }
     Ok(())
 }

@@ -29,6 +29,8 @@ pub(crate) struct IndexFile<E> {
     entries: Vec<E>,
     /// Entries `[0, persisted)` are already written to the file.
     persisted: usize,
+    /// The file changed since its last fsync.
+    unsynced: bool,
 }
 
 impl<E: IndexEntry> IndexFile<E> {
@@ -41,13 +43,15 @@ impl<E: IndexEntry> IndexFile<E> {
             .truncate(true)
             .open(path)
             .map_err(io_err(path))?;
-        Ok(Self { path: path.to_path_buf(), file, entries: Vec::new(), persisted: 0 })
+        Ok(Self { path: path.to_path_buf(), file, entries: Vec::new(), persisted: 0, unsynced: true })
     }
 
     /// Opens the index at `path`, creating it if missing, and loads its entries. Returns `false` as the
     /// second value (and no entries) if the file is structurally damaged: size not a multiple of the
-    /// entry size, or more entries than `max_entries` (entries cannot outnumber the segment's bytes).
+    /// entry size, or more entries than `max_entries` (entries cannot outnumber the segment's bytes) —
+    /// or if it did not exist.
     pub(crate) fn open(path: &Path, max_entries: u64) -> Result<(Self, bool), LogError> {
+        let existed = path.try_exists().map_err(io_err(path))?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -56,7 +60,8 @@ impl<E: IndexEntry> IndexFile<E> {
             .open(path)
             .map_err(io_err(path))?;
         let len = file.metadata().map_err(io_err(path))?.len();
-        let mut index = Self { path: path.to_path_buf(), file, entries: Vec::new(), persisted: 0 };
+        let mut index =
+            Self { path: path.to_path_buf(), file, entries: Vec::new(), persisted: 0, unsynced: !existed };
         let size = E::SIZE as u64;
         if len % size != 0 || len / size > max_entries {
             index.reset()?;
@@ -67,7 +72,7 @@ impl<E: IndexEntry> IndexFile<E> {
         index.file.read_exact_at(&mut bytes, 0).map_err(io_err(path))?;
         index.entries = bytes.chunks_exact(E::SIZE).map(E::decode).collect();
         index.persisted = index.entries.len();
-        Ok((index, true))
+        Ok((index, existed))
     }
 
     /// All entries in order.
@@ -94,6 +99,7 @@ impl<E: IndexEntry> IndexFile<E> {
         if self.persisted > len {
             self.file.set_len((len * E::SIZE) as u64).map_err(io_err(&self.path))?;
             self.persisted = len;
+            self.unsynced = true;
         }
         Ok(())
     }
@@ -102,10 +108,12 @@ impl<E: IndexEntry> IndexFile<E> {
     pub(crate) fn reset(&mut self) -> Result<(), LogError> {
         self.entries.clear();
         self.persisted = 0;
+        self.unsynced = true;
         self.file.set_len(0).map_err(io_err(&self.path))
     }
 
-    /// Writes entries not yet in the file (one write); with `sync`, also fsyncs the file.
+    /// Writes entries not yet in the file (one write); with `sync`, also fsyncs the file if it changed
+    /// since the last fsync.
     pub(crate) fn flush(&mut self, sync: bool) -> Result<(), LogError> {
         if self.persisted < self.entries.len() {
             let mut buf = Vec::with_capacity((self.entries.len() - self.persisted) * E::SIZE);
@@ -115,9 +123,11 @@ impl<E: IndexEntry> IndexFile<E> {
             let at = (self.persisted * E::SIZE) as u64;
             self.file.write_all_at(&buf, at).map_err(io_err(&self.path))?;
             self.persisted = self.entries.len();
+            self.unsynced = true;
         }
-        if sync {
+        if sync && self.unsynced {
             self.file.sync_data().map_err(io_err(&self.path))?;
+            self.unsynced = false;
         }
         Ok(())
     }

@@ -274,10 +274,11 @@ impl PartitionLog {
     pub(super) fn roll(&mut self, base_offset: i64) -> Result<(), LogError> {
         self.active_mut().flush(false)?;
         let replace = self.segments.len() > 1 || self.active().base_offset() == base_offset;
-        if self.active().is_empty() && replace {
-            if let Some(empty) = self.segments.pop() {
-                empty.delete()?;
-            }
+        if self.active().is_empty()
+            && replace
+            && let Some(empty) = self.segments.pop()
+        {
+            empty.delete()?;
         }
         tracing::debug!(dir = %self.dir.display(), base_offset, "rolling new segment");
         self.segments.push(Segment::create(&self.dir, base_offset)?);

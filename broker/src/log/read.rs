@@ -88,7 +88,7 @@ impl PartitionLog {
     }
 
     /// ListOffsets by timestamp: the first record at or after the log start offset whose timestamp is
-    /// >= `ts`, as `(offset, timestamp)`. Segments whose max timestamp is below `ts` are skipped; inside
+    /// at least `ts`, as `(offset, timestamp)`. Segments whose max timestamp is below `ts` are skipped; inside
     /// a segment the time index gives the starting batch; candidate batches are decoded (decompressing
     /// with a 64 MiB bound).
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
@@ -133,15 +133,15 @@ impl PartitionLog {
         }
         let Some(segment) = best else { return Ok(None) };
         let target = segment.max_timestamp();
-        if let Some(batch_offset) = segment.max_timestamp_batch_offset() {
-            if let Some((position, header)) = segment.find_batch(batch_offset)? {
-                let found = self
-                    .decode_batch(segment, position, &header)?
-                    .into_iter()
-                    .find(|r| r.timestamp == target && r.offset >= self.log_start_offset);
-                if let Some(record) = found {
-                    return Ok(Some((record.timestamp, record.offset)));
-                }
+        if let Some(batch_offset) = segment.max_timestamp_batch_offset()
+            && let Some((position, header)) = segment.find_batch(batch_offset)?
+        {
+            let found = self
+                .decode_batch(segment, position, &header)?
+                .into_iter()
+                .find(|r| r.timestamp == target && r.offset >= self.log_start_offset);
+            if let Some(record) = found {
+                return Ok(Some((record.timestamp, record.offset)));
             }
         }
         // The maximum lies below the log start offset (or the index is stale): scan headers instead.

@@ -12,6 +12,7 @@
 pub mod batch;
 pub mod builder;
 pub mod compression;
+pub mod recompress;
 pub mod records;
 mod varint;
 

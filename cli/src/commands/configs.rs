@@ -13,7 +13,7 @@ use rdkafka::admin::{AdminClient, AlterConfig, ConfigEntry, ConfigSource, Resour
 use rdkafka::client::DefaultClientContext;
 use serde_json::json;
 
-use crate::client::{ConnectArgs, describe_code, kafka_error};
+use crate::client::{ConnectArgs, describe_code, fetch_topic, kafka_error};
 use crate::output::{OutputArgs, Table, print_json};
 
 /// Arguments of `strom configs`.
@@ -48,6 +48,9 @@ pub struct ConfigsArgs {
 pub async fn run(args: ConfigsArgs) -> Result<()> {
     let output = &args.output;
     let admin = args.connect.admin_client()?;
+    // rdkafka 0.39 drops DescribeConfigs' per-resource error, so a missing topic would look like one
+    // without configs: check that it exists first.
+    fetch_topic(admin.inner(), &args.topic, args.connect.request_timeout())?;
     if args.describe { describe(&args, &admin, output).await } else { alter(&args, &admin, output).await }
 }
 
@@ -164,12 +167,47 @@ async fn alter(
         Some(Err((_, code))) => bail!("{} (topic '{}')", describe_code(code), args.topic),
         None => bail!("the broker returned no result"),
     }
+    verify_applied(args, admin, &overrides).await?;
     if output.is_json() {
         print_json(&json!({ "topic": args.topic, "configs": overrides }))
     } else {
         println!("Completed updating config for topic {}.", args.topic);
         Ok(())
     }
+}
+
+/// Checks that the topic's dynamic configs are now exactly `expected`.
+///
+/// rdkafka 0.39 also drops AlterConfigs' per-resource error, so a rejected change (say
+/// `INVALID_CONFIG`) would otherwise be reported as success.
+async fn verify_applied(
+    args: &ConfigsArgs,
+    admin: &AdminClient<DefaultClientContext>,
+    expected: &BTreeMap<String, String>,
+) -> Result<()> {
+    let actual: BTreeMap<String, String> = fetch_entries(args, admin)
+        .await?
+        .into_iter()
+        .filter(|e| e.source == ConfigSource::DynamicTopic)
+        .filter_map(|e| e.value.map(|v| (e.name, v)))
+        .collect();
+    let mut differences = Vec::new();
+    for key in expected.keys().chain(actual.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (want, got) = (expected.get(key), actual.get(key));
+        if want != got {
+            let show = |v: Option<&String>| v.map_or_else(|| "unset".to_string(), |v| format!("'{v}'"));
+            differences.push(format!("{key}: wanted {}, is {}", show(want), show(got)));
+        }
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the broker did not apply the change to topic '{}' ({}); it most likely rejected \
+         a value (the client library does not report the broker's reason)",
+        args.topic,
+        differences.join("; ")
+    )
 }
 
 /// Parses Kafka's `--add-config` syntax: `k1=v1,k2=[v2a,v2b],k3=v3`.

@@ -238,6 +238,8 @@ fn consume_loop(
     let mut count = 0u64;
     let mut messages = Vec::new();
     let mut text = Vec::new();
+    let started = Instant::now();
+    let mut warned_unassigned = args.group.is_none();
     while !stop.load(Ordering::Relaxed) && args.max_messages.is_none_or(|max| count < max) {
         if idle_limit.is_some_and(|limit| last_record.elapsed() >= limit) {
             break;
@@ -247,6 +249,10 @@ fn consume_loop(
             None => {
                 if flush_or_closed(&mut stdout)? {
                     break;
+                }
+                if !warned_unassigned && started.elapsed() >= GROUP_JOIN_WARNING {
+                    warned_unassigned = true;
+                    warn_if_unassigned(consumer);
                 }
                 match consumer.poll(Duration::from_millis(100)) {
                     Some(polled) => polled,
@@ -276,6 +282,18 @@ fn consume_loop(
     }
     flush_or_closed(&mut stdout)?;
     Ok((count, messages))
+}
+
+/// With `--group`, how long to wait for a partition assignment before warning about it.
+const GROUP_JOIN_WARNING: Duration = Duration::from_secs(5);
+
+fn warn_if_unassigned(consumer: &BaseConsumer) {
+    if consumer.assignment().is_ok_and(|list| list.count() == 0) {
+        eprintln!(
+            "WARN: no partitions assigned after {GROUP_JOIN_WARNING:?} in the consumer group; does the broker \
+             support consumer groups? Without --group the tool reads partitions directly."
+        );
+    }
 }
 
 /// Flushes stdout; returns true when the reader went away (broken pipe).

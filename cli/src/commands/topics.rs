@@ -2,6 +2,7 @@
 //! `kafka-topics.sh`, through librdkafka's admin client.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Args};
@@ -15,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::client::{ConnectArgs, TopicInfo, describe_code, fetch_topics, kafka_error, parse_key_value};
-use crate::output::{OutputArgs, print_json};
+use crate::output::{OutputArgs, print_json, print_text};
 
 /// Arguments of `strom topics`.
 #[derive(Debug, Clone, Args)]
@@ -88,10 +89,7 @@ fn list(args: &TopicsArgs, admin: &AdminClient<DefaultClientContext>, output: &O
     if output.is_json() {
         return print_json(&json!({ "topics": names }));
     }
-    for name in names {
-        println!("{name}");
-    }
-    Ok(())
+    print_text(&names.iter().map(|name| format!("{name}\n")).collect::<String>())
 }
 
 /// Checks the single result of an admin call on one topic; `tolerated` codes count as "nothing done".
@@ -124,7 +122,7 @@ async fn create(
         print_json(&json!({ "topic": topic, "created": created }))
     } else {
         if created {
-            println!("Created topic {topic}.");
+            return print_text(&format!("Created topic {topic}.\n"));
         }
         Ok(())
     }
@@ -147,7 +145,7 @@ async fn alter(
         print_json(&json!({ "topic": topic, "partitions": count, "altered": altered }))
     } else {
         if altered {
-            println!("Topic {topic} now has {count} partitions.");
+            return print_text(&format!("Topic {topic} now has {count} partitions.\n"));
         }
         Ok(())
     }
@@ -166,7 +164,7 @@ async fn delete(
         print_json(&json!({ "topic": topic, "deleted": deleted }))
     } else {
         if deleted {
-            println!("Deleted topic {topic}.");
+            return print_text(&format!("Deleted topic {topic}.\n"));
         }
         Ok(())
     }
@@ -209,29 +207,32 @@ async fn describe(
     if output.is_json() {
         return print_json(&json!({ "topics": described }));
     }
+    let mut text = String::new();
     for topic in &described {
         let configs = match &topic.configs {
             Some(map) => map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             None => "<unavailable>".to_string(),
         };
         let error = topic.info.error.as_ref().map(|e| format!("\tError: {e}")).unwrap_or_default();
-        println!(
+        let _ = writeln!(
+            text,
             "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {configs}{error}",
             topic.info.name, topic.partition_count, topic.replication_factor
         );
         for p in &topic.info.partitions {
             let error = p.error.as_ref().map(|e| format!("\tError: {e}")).unwrap_or_default();
-            println!(
-                "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}{error}",
+            let leader = if p.leader < 0 { "none".to_string() } else { p.leader.to_string() };
+            let _ = writeln!(
+                text,
+                "\tTopic: {}\tPartition: {}\tLeader: {leader}\tReplicas: {}\tIsr: {}{error}",
                 topic.info.name,
                 p.partition,
-                if p.leader < 0 { "none".to_string() } else { p.leader.to_string() },
                 join_ids(&p.replicas),
                 join_ids(&p.isr)
             );
         }
     }
-    Ok(())
+    print_text(&text)
 }
 
 /// Non-default configs of each topic, in order; a topic whose configs cannot be described gets `None`

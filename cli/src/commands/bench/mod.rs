@@ -16,7 +16,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::output::{OutputArgs, Table, print_json};
+use crate::output::{OutputArgs, Table, print_json, print_text};
 
 /// Arguments of `strom bench`.
 #[derive(Debug, Clone, Args)]
@@ -93,7 +93,8 @@ pub struct BenchSummary {
     /// Records acknowledged (produce) or received (consume).
     pub records: u64,
     /// Records that failed (produce only).
-    pub failed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u64>,
     /// Payload bytes (keys plus values).
     pub bytes: u64,
     /// Payload MB (2^20 bytes).
@@ -119,7 +120,7 @@ impl BenchSummary {
             mode,
             topic: topic.to_string(),
             records,
-            failed: 0,
+            failed: None,
             bytes,
             mb,
             seconds,
@@ -142,16 +143,20 @@ impl BenchSummary {
                 .collect::<Vec<_>>(),
             _ => Vec::new(),
         };
-        println!("bench {} topic={} {}", self.mode, self.topic, params.join(" "));
-        let mut headers = vec!["RECORDS", "FAILED", "MB", "SECONDS", "MSGS/S", "MB/S"];
-        let mut row = vec![
-            self.records.to_string(),
-            self.failed.to_string(),
+        print_text(&format!("bench {} topic={} {}\n", self.mode, self.topic, params.join(" ")))?;
+        let mut headers = vec!["RECORDS"];
+        let mut row = vec![self.records.to_string()];
+        if let Some(failed) = self.failed {
+            headers.push("FAILED");
+            row.push(failed.to_string());
+        }
+        headers.extend(["MB", "SECONDS", "MSGS/S", "MB/S"]);
+        row.extend([
             format!("{:.2}", self.mb),
             format!("{:.3}", self.seconds),
             format!("{:.0}", self.msgs_per_sec),
             format!("{:.2}", self.mb_per_sec),
-        ];
+        ]);
         match &self.latency {
             Some(l) => {
                 headers.extend(["AVG_MS", "P50_MS", "P95_MS", "P99_MS", "P99.9_MS", "MAX_MS"]);

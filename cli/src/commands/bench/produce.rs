@@ -140,7 +140,7 @@ pub async fn run(args: ProduceBenchArgs) -> Result<()> {
     let latencies = std::mem::take(&mut *context.latencies_us.lock().unwrap_or_else(|e| e.into_inner()));
     let mut summary =
         BenchSummary::new("produce", &args.topic, acked, acked * args.record_size as u64, seconds);
-    summary.failed = failed;
+    summary.failed = Some(failed);
     summary.latency = LatencySummary::from_micros(latencies);
     summary.params = json!({
         "partitions": partitions,
