@@ -121,7 +121,8 @@ async fn topic_defaults_apply_and_are_described_as_broker_config() {
 
     let producer = kafka::producer(&bootstrap, &[("compression.type", "none")]);
     let big = vec![b'x'; 6000];
-    let result = producer.send(FutureRecord::to(&plain).key("k").payload(&big), Duration::from_secs(10)).await;
+    let result =
+        producer.send(FutureRecord::to(&plain).key("k").payload(&big), Duration::from_secs(10)).await;
     assert!(
         matches!(result, Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _))),
         "6000-byte record under a 5000-byte broker default: {:?}",

@@ -230,3 +230,107 @@ async fn record_larger_than_max_message_bytes_is_rejected() {
     let (low, high) = consumer.fetch_watermarks(&topic, 0, Duration::from_secs(10)).expect("watermarks");
     assert_eq!((low, high), (0, 1));
 }
+
+#[tokio::test]
+async fn log_append_time_topics_stamp_records_with_broker_time() {
+    let broker = BrokerProcess::start();
+    let bootstrap = broker.bootstrap();
+    let topic = unique_topic("log-append-time");
+    create_topic_at(&bootstrap, &topic, 1, &[("message.timestamp.type", "LogAppendTime")]).await;
+    let now = || {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64
+    };
+    let before = now();
+    let producer = kafka::producer(&bootstrap, &[]);
+    for i in 0..5 {
+        // The producer's CreateTime (year 2001) must be replaced by the broker's clock.
+        let record = FutureRecord::to(&topic).key("k").payload("v").timestamp(1_000_000_000_000 + i);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("produce: {e:?}"));
+    }
+    let after = now();
+    let consumer = kafka::consumer(&bootstrap, &[]);
+    assign(&consumer, &topic, [0], Offset::Beginning);
+    for message in consume(&consumer, 5, Duration::from_secs(15)) {
+        match message.timestamp() {
+            Timestamp::LogAppendTime(ts) => {
+                assert!((before..=after).contains(&ts), "append time {ts} outside [{before}, {after}]")
+            }
+            other => panic!("offset {}: expected LogAppendTime, got {other:?}", message.offset()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn topic_compression_type_recompresses_transparently() {
+    let broker = BrokerProcess::start();
+    let bootstrap = broker.bootstrap();
+    let mut sends = Vec::new();
+    for (topic_codec, producer_codec) in [("zstd", "lz4"), ("gzip", "none"), ("uncompressed", "snappy")] {
+        let topic = unique_topic(&format!("recompress-{topic_codec}"));
+        create_topic_at(&bootstrap, &topic, 1, &[("compression.type", topic_codec)]).await;
+        let producer = kafka::producer(&bootstrap, &[("compression.type", producer_codec)]);
+        let values: Vec<String> =
+            (0..50).map(|i| format!("{topic_codec}-{producer_codec}-{i}-{}", "z".repeat(50))).collect();
+        let pending: Vec<_> = values
+            .iter()
+            .map(|v| {
+                producer
+                    .send_result(FutureRecord::to(&topic).key("k").payload(v))
+                    .map_err(|(e, _)| e)
+                    .expect("enqueue")
+            })
+            .collect();
+        for (i, delivery) in pending.into_iter().enumerate() {
+            let delivery =
+                delivery.await.expect("delivery").unwrap_or_else(|(e, _)| panic!("produce: {e:?}"));
+            assert_eq!(delivery.offset, i as i64);
+        }
+        sends.push((topic, values));
+    }
+    for (topic, values) in sends {
+        let consumer = kafka::consumer(&bootstrap, &[]);
+        assign(&consumer, &topic, [0], Offset::Beginning);
+        let messages = consume(&consumer, values.len(), Duration::from_secs(15));
+        let got: Vec<&[u8]> = messages.iter().map(|m| m.payload().unwrap_or_default()).collect();
+        let want: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
+        assert_eq!(got, want, "topic {topic}");
+        assert_eq!(messages.iter().map(|m| m.offset()).collect::<Vec<_>>(), (0..50).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn a_record_larger_than_the_fetch_size_is_still_delivered() {
+    let broker = BrokerProcess::start();
+    let bootstrap = broker.bootstrap();
+    let topic = unique_topic("big-fetch");
+    create_topic_at(&bootstrap, &topic, 1, &[]).await;
+    let producer = kafka::producer(&bootstrap, &[("compression.type", "none")]);
+    let big: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    for (i, payload) in [&b"small"[..], &big, &b"after"[..]].into_iter().enumerate() {
+        let delivery = producer
+            .send(FutureRecord::to(&topic).key("k").payload(payload), Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("produce {i}: {e:?}"));
+        assert_eq!(delivery.offset, i as i64);
+    }
+    // KIP-74: the first batch is returned even when it exceeds the fetch size limits.
+    // (librdkafka wants message.max.bytes <= fetch.max.bytes, and a response may still be large.)
+    let consumer = kafka::consumer(
+        &bootstrap,
+        &[
+            ("message.max.bytes", "1000"),
+            ("fetch.max.bytes", "1024"),
+            ("max.partition.fetch.bytes", "1024"),
+            ("receive.message.max.bytes", "10000000"),
+        ],
+    );
+    assign(&consumer, &topic, [0], Offset::Beginning);
+    let messages = consume(&consumer, 3, Duration::from_secs(20));
+    assert_eq!(messages[0].payload(), Some(&b"small"[..]));
+    assert_eq!(messages[1].payload().map(<[u8]>::len), Some(big.len()));
+    assert_eq!(messages[1].payload(), Some(&big[..]));
+    assert_eq!(messages[2].payload(), Some(&b"after"[..]));
+}

@@ -16,6 +16,7 @@ pub fn handle(state: &BrokerState, request: CreatePartitionsRequest) -> CreatePa
             let name = t.name.0.to_string();
             let assignments: Option<Vec<Vec<i32>>> = t
                 .assignments
+                .filter(|a| !a.is_empty())
                 .map(|a| a.into_iter().map(|x| x.broker_ids.into_iter().map(|b| b.0).collect()).collect());
             let outcome = if request.validate_only {
                 ops::create_partitions(&state.image(), &name, t.count, assignments.as_deref()).map(|_| ())

@@ -132,7 +132,9 @@ pub fn decode(frame: Bytes) -> Decoded {
     let header = match RequestHeader::decode(&mut buf, key.request_header_version(version)) {
         Ok(header) => header,
         Err(e) => {
-            return Decoded::Done(Outcome::Close(format!("malformed {key:?} v{version} request header: {e}")));
+            return Decoded::Done(Outcome::Close(format!(
+                "malformed {key:?} v{version} request header: {e}"
+            )));
         }
     };
     match RequestKind::decode(key, &mut buf, version) {

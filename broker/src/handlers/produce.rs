@@ -88,8 +88,13 @@ impl Legacy {
         self.need(4)?;
         Some(self.0.get_i32())
     }
+    /// A nullable string (-1 is null, returned as empty).
     fn string(&mut self) -> Option<Bytes> {
-        let len = usize::try_from(self.i16()?).ok()?;
+        let len = self.i16()?;
+        if len == -1 {
+            return Some(Bytes::new());
+        }
+        let len = usize::try_from(len).ok()?;
         self.need(len)?;
         Some(self.0.split_to(len))
     }
