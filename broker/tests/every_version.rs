@@ -138,13 +138,13 @@ fn request(key: ApiKey, version: i16, topic: &str) -> RequestKind {
                 ]),
             ]))
         }
-        ApiKey::CreatePartitions => RequestKind::CreatePartitions(
-            CreatePartitionsRequest::default().with_topics(vec![
+        ApiKey::CreatePartitions => {
+            RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
                 create_partitions_request::CreatePartitionsTopic::default()
                     .with_name(name(topic))
                     .with_count(2 + version as i32),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
         other => panic!("no request for {other:?}"),
     }

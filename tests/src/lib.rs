@@ -263,7 +263,11 @@ impl BrokerProcess {
     /// Panics (after SIGKILL) if the process does not exit in time.
     pub fn terminate(&mut self) -> ExitStatus {
         let pid = self.pid().expect("terminate: broker is not running");
-        let sent = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().expect("run kill -TERM");
+        // The shell's builtin `kill`: std cannot send SIGTERM, and procps may be absent.
+        let sent = Command::new("sh")
+            .args(["-c", "kill -TERM \"$1\"", "sh", &pid.to_string()])
+            .status()
+            .expect("run sh -c 'kill -TERM'");
         assert!(sent.success(), "kill -TERM {pid} failed: {sent}");
         match self.wait_for_exit(TERMINATE_TIMEOUT) {
             Some(status) => status,

@@ -56,6 +56,10 @@ pub async fn run(args: ConsumeBenchArgs) -> Result<()> {
             ("max.partition.fetch.bytes", args.max_partition_fetch_bytes.to_string()),
             ("receive.message.max.bytes", receive_max.to_string()),
             ("queued.max.messages.kbytes", "262144".to_string()),
+            // With small records the default 100000-message prefetch fills quickly, and a full queue
+            // postpones the next fetch by a whole second.
+            ("queued.min.messages", "1000000".to_string()),
+            ("fetch.queue.backoff.ms", "10".to_string()),
         ])?
         .create()
         .context("creating consumer")?;

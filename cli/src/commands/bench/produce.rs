@@ -129,11 +129,10 @@ pub async fn run(args: ProduceBenchArgs) -> Result<()> {
         config.create_with_context(context).context("creating producer")?;
     let quiet = output.is_json();
     let run_args = args.clone();
-    let seconds =
+    let (seconds, producer) =
         tokio::task::spawn_blocking(move || send_all(&producer, &run_args, quiet).map(|s| (s, producer)))
             .await
             .context("producer thread panicked")??;
-    let (seconds, producer) = seconds;
     let context = producer.context();
     let acked = context.acked.load(Ordering::Relaxed);
     let failed = context.failed.load(Ordering::Relaxed);
