@@ -20,7 +20,7 @@ use crate::state::{self, BrokerState};
 #[derive(Debug, Error)]
 pub enum BrokerError {
     /// Binding the listener or touching the data directory failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
