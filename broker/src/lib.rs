@@ -13,7 +13,7 @@
 pub mod alloc;
 pub mod clock;
 pub mod config;
-pub mod error_code;
+pub use strom_controller::{error_code, topic_config};
 pub mod handlers;
 pub mod log;
 pub mod metadata;
@@ -23,7 +23,6 @@ pub mod record;
 pub mod replica_manager;
 pub mod server;
 pub mod state;
-pub mod topic_config;
 
 mod broker;
 

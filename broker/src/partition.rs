@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use uuid::Uuid;
 
 use crate::error_code::ErrorCode;
-use crate::log::{LogError, PartitionLog};
+use crate::log::{LogConfig, LogError, PartitionLog};
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
 use crate::record::batch::{self, BatchError};
 use crate::record::recompress;
@@ -96,7 +96,7 @@ impl Partition {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<Self, LogError> {
-        let log = PartitionLog::open(dir, config.log_config(), now_ms)?;
+        let log = PartitionLog::open(dir, LogConfig::from_topic(&config), now_ms)?;
         let mut producers = ProducerStateTable::default();
         log.for_each_batch(log.log_start_offset(), |header| {
             let timestamp = if header.is_log_append_time() { header.max_timestamp } else { -1 };
@@ -122,7 +122,7 @@ impl Partition {
     /// Applies a new config and leader epoch from the metadata image.
     pub fn update(&self, config: TopicConfig, leader_epoch: i32) {
         let mut inner = self.lock();
-        inner.log.set_config(config.log_config());
+        inner.log.set_config(LogConfig::from_topic(&config));
         inner.config = config;
         inner.leader_epoch = leader_epoch;
     }

@@ -32,3 +32,18 @@ impl Default for LogConfig {
         }
     }
 }
+
+impl LogConfig {
+    /// The log settings of a topic's effective configuration.
+    pub fn from_topic(config: &strom_controller::topic_config::TopicConfig) -> Self {
+        Self {
+            segment_bytes: config.long("segment.bytes").max(14) as u64,
+            segment_ms: config.long("segment.ms"),
+            retention_ms: config.long("retention.ms"),
+            retention_bytes: config.long("retention.bytes"),
+            flush_messages: config.long("flush.messages"),
+            flush_ms: config.long("flush.ms"),
+            index_interval_bytes: 4096,
+        }
+    }
+}

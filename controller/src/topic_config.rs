@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::log::LogConfig;
-
 /// A topic config name or value that Kafka would reject.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum TopicConfigError {
@@ -269,7 +267,8 @@ impl TopicConfig {
         }
     }
 
-    fn long(&self, name: &str) -> i64 {
+    /// Effective value of a numeric config (`i64::MAX` if it does not parse).
+    pub fn long(&self, name: &str) -> i64 {
         self.get(name).0.parse().unwrap_or(i64::MAX)
     }
 
@@ -309,19 +308,6 @@ impl TopicConfig {
     pub fn log_append_time(&self) -> bool {
         self.get("message.timestamp.type").0 == "LogAppendTime"
     }
-
-    /// The settings the partition log obeys.
-    pub fn log_config(&self) -> LogConfig {
-        LogConfig {
-            segment_bytes: self.long("segment.bytes").max(14) as u64,
-            segment_ms: self.long("segment.ms"),
-            retention_ms: self.long("retention.ms"),
-            retention_bytes: self.long("retention.bytes"),
-            flush_messages: self.long("flush.messages"),
-            flush_ms: self.long("flush.ms"),
-            index_interval_bytes: 4096,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -349,6 +335,6 @@ mod tests {
         assert_eq!(find("segment.bytes").source, ConfigSource::Broker);
         assert_eq!(find("segment.bytes").value, "1048576");
         assert_eq!(find("max.message.bytes").source, ConfigSource::Default);
-        assert_eq!(config.log_config().retention_ms, 1000);
+        assert_eq!(config.long("retention.ms"), 1000);
     }
 }

@@ -1,0 +1,12 @@
+//! Strom controller library: the cluster metadata that controllers agree on and brokers follow.
+//!
+//! ```text
+//!  request ─► metadata::ops (pure: image + request → records | error) ─► metadata log ─► replay
+//!                                                                                    ─► MetadataImage
+//! ```
+//! Brokers depend on this crate for the records, the image and topic-config rules; they never write
+//! records themselves except through the store that commits them.
+
+pub mod error_code;
+pub mod metadata;
+pub mod topic_config;

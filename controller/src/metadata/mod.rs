@@ -1,0 +1,10 @@
+//! Cluster metadata: records, the image they replay into, and the pure operations that produce records.
+//!
+//! Nothing outside `image.rs` mutates an image; operations only return records.
+
+pub mod image;
+pub mod ops;
+pub mod records;
+
+pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
+pub use records::MetadataRecord;
