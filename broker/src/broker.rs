@@ -11,10 +11,11 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::BrokerConfig;
+use crate::metadata::cluster::{BrokerIdentity, ClusterMetadata};
 use crate::metadata::{MetadataRecord, MetadataStore};
 use crate::replica_manager::ReplicaManager;
 use crate::server;
-use crate::state::{self, BrokerState};
+use crate::state::{self, BrokerState, MetadataSource};
 
 /// A broker that could not start or stop cleanly.
 #[derive(Debug, Error)]
@@ -72,40 +73,116 @@ impl Broker {
     ) -> Result<BrokerHandle, BrokerError> {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
-        let cluster_id =
-            state::load_or_create_meta(&data_dir, config.node_id).map_err(io("reading meta.properties"))?;
         let listener = tokio::net::TcpListener::bind(config.listener)
             .await
             .map_err(io(format!("binding {}", config.listener)))?;
         let kafka_addr = listener.local_addr().map_err(io("reading listener address"))?;
-        let metadata = MetadataStore::open(&data_dir)?;
         let (host, port) = advertised(&config, kafka_addr);
-        let registration = MetadataRecord::RegisterBroker {
-            broker_id: config.node_id,
-            host: host.clone(),
-            port,
-            rack: config.rack.clone(),
+        let replicas =
+            Arc::new(ReplicaManager::new(config.node_id, data_dir.clone(), config.topic_defaults.clone()));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let (metadata, cluster_id) = if config.controllers.is_empty() {
+            open_single_node(&config, &host, port)?
+        } else {
+            join_cluster(&config, &host, port, &replicas, &clock, &shutdown_rx, &mut tasks).await?
         };
-        let registered = metadata
-            .image()
-            .broker(config.node_id)
-            .is_some_and(|b| b.host == host && b.port == port && b.rack == config.rack);
-        if !registered {
-            metadata.commit(&[registration])?;
-        }
-        let replicas = ReplicaManager::new(config.node_id, data_dir.clone(), config.topic_defaults.clone());
-        let image = metadata.image();
-        replicas.remove_stale_dirs(&image).map_err(io("removing stale partition directories"))?;
+        let image = match &metadata {
+            MetadataSource::Local(store) => store.image(),
+            MetadataSource::Cluster(cluster) => cluster.image(),
+        };
         replicas.apply_image(&image, clock.now_ms())?;
         tracing::info!(node_id = config.node_id, %kafka_addr, cluster_id, partitions = replicas.all().len(), "broker started");
         let state = Arc::new(BrokerState::new(config, cluster_id, metadata, replicas, clock));
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let tasks = vec![
-            tokio::spawn(server::run(state.clone(), listener, shutdown_rx.clone())),
-            tokio::spawn(housekeeping(state.clone(), shutdown_rx)),
-        ];
+        tasks.push(tokio::spawn(server::run(state.clone(), listener, shutdown_rx.clone())));
+        tasks.push(tokio::spawn(housekeeping(state.clone(), shutdown_rx)));
         Ok(BrokerHandle { kafka_addr, state, shutdown, tasks })
     }
+}
+
+/// Single-node mode: the broker keeps the metadata log and registers itself in it.
+fn open_single_node(
+    config: &BrokerConfig,
+    host: &str,
+    port: i32,
+) -> Result<(MetadataSource, String), BrokerError> {
+    let cluster_id = state::load_or_create_meta(&config.data_dir, config.node_id)
+        .map_err(io("reading meta.properties"))?;
+    let metadata = MetadataStore::open(&config.data_dir)?;
+    let registered = metadata
+        .image()
+        .broker(config.node_id)
+        .is_some_and(|b| b.host == host && b.port == port && b.rack == config.rack);
+    if !registered {
+        metadata.commit(&[MetadataRecord::RegisterBroker {
+            broker_id: config.node_id,
+            incarnation_id: uuid::Uuid::new_v4(),
+            host: host.to_string(),
+            port,
+            rack: config.rack.clone(),
+            // Single-node store: no controller heartbeats, so the broker registers unfenced.
+            fenced: false,
+        }])?;
+    }
+    Ok((MetadataSource::Local(metadata), cluster_id))
+}
+
+/// How long a starting broker waits for the quorum.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Cluster mode: follow the controllers' watch stream (which keeps the hosted partitions in step with
+/// the image), register, and heartbeat. Returns once the image shows this broker registered.
+async fn join_cluster(
+    config: &BrokerConfig,
+    host: &str,
+    port: i32,
+    replicas: &Arc<ReplicaManager>,
+    clock: &Arc<dyn Clock>,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(MetadataSource, String), BrokerError> {
+    let known_cluster_id =
+        state::read_meta(&config.data_dir, config.node_id).map_err(io("reading meta.properties"))?;
+    let identity = BrokerIdentity {
+        broker_id: config.node_id,
+        incarnation_id: uuid::Uuid::new_v4(),
+        cluster_id: known_cluster_id.clone().unwrap_or_default(),
+        host: host.to_string(),
+        port,
+        rack: config.rack.clone(),
+    };
+    let cluster = Arc::new(ClusterMetadata::new(config.controllers.clone(), identity));
+    let (follower, on_image_replicas, on_image_clock) = (cluster.clone(), replicas.clone(), clock.clone());
+    let follow_shutdown = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        let on_image = move |image: &strom_controller::metadata::MetadataImage| {
+            if let Err(e) = on_image_replicas.apply_image(image, on_image_clock.now_ms()) {
+                tracing::error!(error = %e, "applying metadata to partitions failed");
+            }
+        };
+        follower.follow(on_image, follow_shutdown).await;
+    }));
+    let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+    let cluster_id = cluster.register(deadline).await.map_err(|e| BrokerError::Io {
+        context: format!("registering with controllers {:?}", config.controllers),
+        source: std::io::Error::other(e.message),
+    })?;
+    if known_cluster_id.is_none() {
+        state::write_meta(&config.data_dir, config.node_id, &cluster_id)
+            .map_err(io("writing meta.properties"))?;
+    }
+    let interval = Duration::from_millis(config.broker_heartbeat_interval_ms.max(10));
+    let (heartbeats, mut heartbeat_shutdown) = (cluster.clone(), shutdown.clone());
+    tasks.push(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => { heartbeats.heartbeat(false).await; }
+                _ = heartbeat_shutdown.changed() => return,
+            }
+        }
+    }));
+    Ok((MetadataSource::Cluster(cluster), cluster_id))
 }
 
 /// Retention every `log.retention.check.interval.ms`, `flush.ms` checks every

@@ -54,6 +54,11 @@ pub struct BrokerConfig {
     pub log_retention_check_interval_ms: u64,
     /// `log.flush.scheduler.interval.ms`: how often `flush.ms` is checked (default 1000).
     pub log_flush_scheduler_interval_ms: u64,
+    /// Controller quorum gRPC addresses (`controller.quorum.bootstrap.servers`). Empty: single-node
+    /// mode, where the broker keeps the metadata log itself.
+    pub controllers: Vec<String>,
+    /// `broker.heartbeat.interval.ms` (default 2000).
+    pub broker_heartbeat_interval_ms: u64,
     /// Broker-level defaults for topic configs (`log.retention.ms`, `log.segment.bytes`, …).
     pub topic_defaults: TopicDefaults,
 }
@@ -73,6 +78,8 @@ impl Default for BrokerConfig {
             default_replication_factor: 1,
             log_retention_check_interval_ms: 300_000,
             log_flush_scheduler_interval_ms: 1_000,
+            controllers: Vec::new(),
+            broker_heartbeat_interval_ms: 2_000,
             topic_defaults: TopicDefaults::default(),
         }
     }

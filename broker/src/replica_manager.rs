@@ -22,6 +22,8 @@ pub struct ReplicaManager {
     data_dir: PathBuf,
     defaults: TopicDefaults,
     partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
+    /// Offset of the last image applied; older images (a race between followers) are ignored.
+    applied_offset: std::sync::Mutex<Option<u64>>,
     appended: Notify,
 }
 
@@ -46,7 +48,14 @@ fn write_topic_id(dir: &Path, topic_id: Uuid) -> std::io::Result<()> {
 impl ReplicaManager {
     /// A manager for `node_id` storing logs under `data_dir`.
     pub fn new(node_id: i32, data_dir: PathBuf, defaults: TopicDefaults) -> Self {
-        Self { node_id, data_dir, defaults, partitions: RwLock::new(HashMap::new()), appended: Notify::new() }
+        Self {
+            node_id,
+            data_dir,
+            defaults,
+            partitions: RwLock::new(HashMap::new()),
+            applied_offset: std::sync::Mutex::new(None),
+            appended: Notify::new(),
+        }
     }
 
     /// The hosted partition, if any.
@@ -74,8 +83,19 @@ impl ReplicaManager {
     }
 
     /// Brings hosted partitions in line with `image`: opens new ones, updates configs and epochs,
-    /// deletes those no longer assigned here (and directories left from topics deleted while down).
+    /// deletes those no longer assigned here. The first image applied also removes directories left
+    /// from topics deleted while this broker was down. Images older than one already applied are
+    /// ignored.
     pub fn apply_image(&self, image: &MetadataImage, now_ms: i64) -> Result<(), LogError> {
+        let mut applied = self.applied_offset.lock().unwrap_or_else(|e| e.into_inner());
+        match *applied {
+            Some(offset) if offset > image.offset => return Ok(()),
+            Some(_) => {}
+            None => self
+                .remove_stale_dirs(image)
+                .map_err(|source| LogError::Io { path: self.data_dir.clone(), source })?,
+        }
+        *applied = Some(image.offset);
         let mut wanted = HashMap::new();
         for topic in image.topics() {
             for (index, partition) in &topic.partitions {
@@ -116,8 +136,8 @@ impl ReplicaManager {
     }
 
     /// Deletes partition directories under the data dir that the image does not assign here (topics
-    /// deleted while this broker was down). Run once at start, before [`apply_image`](Self::apply_image).
-    pub fn remove_stale_dirs(&self, image: &MetadataImage) -> std::io::Result<()> {
+    /// deleted while this broker was down).
+    fn remove_stale_dirs(&self, image: &MetadataImage) -> std::io::Result<()> {
         for entry in std::fs::read_dir(&self.data_dir)? {
             let path = entry?.path();
             let Some(topic_id) = read_topic_id(&path) else { continue };

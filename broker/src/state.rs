@@ -7,12 +7,24 @@ use std::sync::{Arc, Mutex};
 use crate::clock::Clock;
 use crate::config::BrokerConfig;
 use crate::error_code::ErrorCode;
-use crate::metadata::ops::{self, OpError};
+use strom_controller::request::{self, ControllerReply, ControllerRequest};
+use uuid::Uuid;
+
+use crate::metadata::cluster::ClusterMetadata;
+use crate::metadata::ops::OpError;
 use crate::metadata::{MetadataImage, MetadataRecord, MetadataStore};
 use crate::replica_manager::ReplicaManager;
 
 /// Producer ids reserved per metadata record.
 const PRODUCER_ID_BLOCK: i64 = 1000;
+
+/// Where this broker's metadata comes from.
+pub enum MetadataSource {
+    /// Single node: the broker decides changes itself and commits them to its own metadata log.
+    Local(MetadataStore),
+    /// Cluster: the controller quorum decides; the broker follows its watch stream.
+    Cluster(Arc<ClusterMetadata>),
+}
 
 /// Shared broker state.
 pub struct BrokerState {
@@ -20,16 +32,16 @@ pub struct BrokerState {
     pub config: BrokerConfig,
     /// Cluster id from `meta.properties`.
     pub cluster_id: String,
-    /// Durable metadata log and current image.
-    pub metadata: MetadataStore,
+    /// Where metadata comes from: the local log (single node) or the controller quorum.
+    pub metadata: MetadataSource,
     /// Hosted partitions.
-    pub replicas: ReplicaManager,
+    pub replicas: Arc<ReplicaManager>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Serialises commit + apply so partitions always follow images in order.
     commit_lock: Mutex<()>,
     /// Unused part of the current producer-id block: [next, end).
-    producer_ids: Mutex<(i64, i64)>,
+    producer_ids: tokio::sync::Mutex<(i64, i64)>,
 }
 
 impl BrokerState {
@@ -37,8 +49,8 @@ impl BrokerState {
     pub fn new(
         config: BrokerConfig,
         cluster_id: String,
-        metadata: MetadataStore,
-        replicas: ReplicaManager,
+        metadata: MetadataSource,
+        replicas: Arc<ReplicaManager>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -48,19 +60,22 @@ impl BrokerState {
             replicas,
             clock,
             commit_lock: Mutex::new(()),
-            producer_ids: Mutex::new((0, 0)),
+            producer_ids: tokio::sync::Mutex::new((0, 0)),
         }
     }
 
     /// The current metadata image.
     pub fn image(&self) -> Arc<MetadataImage> {
-        self.metadata.image()
+        match &self.metadata {
+            MetadataSource::Local(store) => store.image(),
+            MetadataSource::Cluster(cluster) => cluster.image(),
+        }
     }
 
     /// Computes records from the current image with `op`, commits them (fsync) and applies the new
     /// image to the hosted partitions before returning. The closure runs under the commit lock, so it
     /// always sees the latest image.
-    pub fn commit_with<T>(
+    fn commit_with<T>(
         &self,
         op: impl FnOnce(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), OpError>,
     ) -> Result<T, OpError> {
@@ -69,8 +84,13 @@ impl BrokerState {
         if records.is_empty() {
             return Ok(out);
         }
-        let image = self
-            .metadata
+        let MetadataSource::Local(store) = &self.metadata else {
+            return Err(OpError {
+                code: ErrorCode::UnknownServerError,
+                message: "not a single-node broker".into(),
+            });
+        };
+        let image = store
             .commit(&records)
             .map_err(|e| OpError { code: ErrorCode::UnknownServerError, message: e.to_string() })?;
         self.replicas
@@ -79,14 +99,29 @@ impl BrokerState {
         Ok(out)
     }
 
-    /// Hands out a new producer id, reserving blocks of ids in the metadata log.
-    pub fn next_producer_id(&self) -> Result<i64, OpError> {
-        let mut ids = self.producer_ids.lock().unwrap_or_else(|e| e.into_inner());
+    /// Asks the controller for a metadata change and returns once this broker's image reflects it
+    /// (single-node mode: the change is decided here, committed to the local metadata log and applied).
+    pub async fn execute(&self, request: ControllerRequest) -> Result<ControllerReply, OpError> {
+        match &self.metadata {
+            MetadataSource::Local(_) => {
+                self.commit_with(|image| request::decide(image, &request, Uuid::new_v4()))
+            }
+            MetadataSource::Cluster(cluster) => cluster.execute(&request).await,
+        }
+    }
+
+    /// Hands out a new producer id, reserving blocks of ids through the controller.
+    pub async fn next_producer_id(&self) -> Result<i64, OpError> {
+        let mut ids = self.producer_ids.lock().await;
         if ids.0 >= ids.1 {
-            let first = self.commit_with(|image| {
-                let (first, record) = ops::allocate_producer_ids(image, PRODUCER_ID_BLOCK);
-                Ok((vec![record], first))
-            })?;
+            let reply =
+                self.execute(ControllerRequest::AllocateProducerIds { size: PRODUCER_ID_BLOCK }).await?;
+            let ControllerReply::ProducerIds { first } = reply else {
+                return Err(OpError {
+                    code: ErrorCode::UnknownServerError,
+                    message: format!("unexpected reply {reply:?}"),
+                });
+            };
             *ids = (first, first + PRODUCER_ID_BLOCK);
         }
         let id = ids.0;
@@ -95,28 +130,37 @@ impl BrokerState {
     }
 }
 
-/// Reads `cluster.id` from `<data>/meta.properties`, creating the file (new random id) on first start.
-/// Refuses a data directory that belongs to another node id.
-pub fn load_or_create_meta(data_dir: &Path, node_id: i32) -> std::io::Result<String> {
+/// Reads `cluster.id` from `<data>/meta.properties` (`None` before the first start). Refuses a data
+/// directory that belongs to another node id.
+pub fn read_meta(data_dir: &Path, node_id: i32) -> std::io::Result<Option<String>> {
     let path = data_dir.join("meta.properties");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let get = |key: &str| {
-            text.lines().find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix('='))).map(str::trim)
-        };
-        if let Some(stored) = get("node.id").and_then(|v| v.parse::<i32>().ok()).filter(|s| *s != node_id) {
-            return Err(std::io::Error::other(format!(
-                "{} belongs to node.id {stored}, not {node_id}",
-                path.display()
-            )));
-        }
-        if let Some(id) = get("cluster.id") {
-            return Ok(id.to_string());
-        }
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let get = |key: &str| {
+        text.lines().find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix('='))).map(str::trim)
+    };
+    if let Some(stored) = get("node.id").and_then(|v| v.parse::<i32>().ok()).filter(|s| *s != node_id) {
+        return Err(std::io::Error::other(format!(
+            "{} belongs to node.id {stored}, not {node_id}",
+            path.display()
+        )));
     }
-    let cluster_id = uuid::Uuid::new_v4().simple().to_string()[..22].to_string();
+    Ok(get("cluster.id").map(str::to_string))
+}
+
+/// Writes `<data>/meta.properties` (temp file, fsync, rename).
+pub fn write_meta(data_dir: &Path, node_id: i32, cluster_id: &str) -> std::io::Result<()> {
     let tmp = data_dir.join("meta.properties.tmp");
     std::fs::write(&tmp, format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n"))?;
     std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
+    std::fs::rename(&tmp, data_dir.join("meta.properties"))
+}
+
+/// Reads `cluster.id`, creating `meta.properties` with a new random id on first start (single node).
+pub fn load_or_create_meta(data_dir: &Path, node_id: i32) -> std::io::Result<String> {
+    if let Some(id) = read_meta(data_dir, node_id)? {
+        return Ok(id);
+    }
+    let cluster_id = Uuid::new_v4().simple().to_string()[..22].to_string();
+    write_meta(data_dir, node_id, &cluster_id)?;
     Ok(cluster_id)
 }

@@ -22,12 +22,16 @@ pub enum ErrorCode {
     RequestTimedOut = 7,
     /// Batch larger than max.message.bytes.
     MessageTooLarge = 10,
+    /// Committed-offset metadata longer than `offset.metadata.max.bytes`.
+    OffsetMetadataTooLarge = 12,
     /// Illegal topic name.
     InvalidTopicException = 17,
     /// Batch size or format rejected.
     RecordListTooLarge = 18,
     /// acks other than -1, 0, 1.
     InvalidRequiredAcks = 21,
+    /// Group id empty or otherwise invalid.
+    InvalidGroupId = 24,
     /// Timestamp out of range.
     InvalidTimestamp = 32,
     /// API version not supported.
@@ -56,17 +60,90 @@ pub enum ErrorCode {
     FencedLeaderEpoch = 74,
     /// Leader epoch in the request is newer than the partition's.
     UnknownLeaderEpoch = 75,
+    /// The broker epoch in the request is not the broker's current registration.
+    StaleBrokerEpoch = 77,
     /// Fewer in-sync replicas than min.insync.replicas (checked before the append).
     NotEnoughReplicas = 19,
     /// Record failed validation.
     InvalidRecord = 87,
+    /// The partition epoch (or another version) in the request is not the current one.
+    InvalidUpdateVersion = 95,
     /// Topic id unknown.
     UnknownTopicId = 100,
+    /// Another live broker is registered with this broker id.
+    DuplicateBrokerRegistration = 101,
+    /// The broker id is not registered.
+    BrokerIdNotRegistered = 102,
+    /// The cluster id in the request is not this cluster's.
+    InconsistentClusterId = 104,
+    /// The new ISR contains a fenced, shutting-down or unknown replica.
+    IneligibleReplica = 107,
 }
 
 impl ErrorCode {
+    /// Every code Strom returns.
+    pub const ALL: &[ErrorCode] = &[
+        Self::UnknownServerError,
+        Self::None,
+        Self::OffsetOutOfRange,
+        Self::CorruptMessage,
+        Self::UnknownTopicOrPartition,
+        Self::LeaderNotAvailable,
+        Self::NotLeaderOrFollower,
+        Self::RequestTimedOut,
+        Self::MessageTooLarge,
+        Self::OffsetMetadataTooLarge,
+        Self::InvalidTopicException,
+        Self::RecordListTooLarge,
+        Self::InvalidRequiredAcks,
+        Self::InvalidGroupId,
+        Self::InvalidTimestamp,
+        Self::UnsupportedVersion,
+        Self::TopicAlreadyExists,
+        Self::InvalidPartitions,
+        Self::InvalidReplicationFactor,
+        Self::InvalidReplicaAssignment,
+        Self::InvalidConfig,
+        Self::InvalidRequest,
+        Self::OutOfOrderSequenceNumber,
+        Self::DuplicateSequenceNumber,
+        Self::InvalidProducerEpoch,
+        Self::UnknownProducerId,
+        Self::FencedLeaderEpoch,
+        Self::UnknownLeaderEpoch,
+        Self::StaleBrokerEpoch,
+        Self::NotEnoughReplicas,
+        Self::InvalidRecord,
+        Self::InvalidUpdateVersion,
+        Self::UnknownTopicId,
+        Self::DuplicateBrokerRegistration,
+        Self::BrokerIdNotRegistered,
+        Self::InconsistentClusterId,
+        Self::IneligibleReplica,
+    ];
+
     /// The wire value.
     pub fn code(self) -> i16 {
         self as i16
+    }
+
+    /// The variant for a wire value, `None` for codes Strom does not define.
+    pub fn from_code(code: i16) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.code() == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(ErrorCode::from_code(code.code()), Some(*code));
+            assert!(ErrorCode::ALL[i + 1..].iter().all(|c| c.code() != code.code()), "{code:?} reused");
+        }
+        assert_eq!(ErrorCode::from_code(104), Some(ErrorCode::InconsistentClusterId));
+        assert_eq!(ErrorCode::from_code(9999), None);
     }
 }

@@ -9,4 +9,11 @@
 
 pub mod error_code;
 pub mod metadata;
+pub mod node;
+pub mod raft;
+pub mod request;
 pub mod topic_config;
+
+pub use node::{
+    Controller, ControllerConfig, ControllerError, ControllerHandle, ControllerNode, QuorumState, VoterState,
+};

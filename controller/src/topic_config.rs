@@ -165,6 +165,28 @@ const SPECS: &[Spec] = &[
     },
 ];
 
+/// Broker-level names (`log.retention.ms`, `message.max.bytes`, …) of the topic configs, as Kafka's
+/// `TopicConfig` synonyms: `(broker name, topic name)`.
+pub const BROKER_SYNONYMS: &[(&str, &str)] = &[
+    ("log.cleanup.policy", "cleanup.policy"),
+    ("compression.type", "compression.type"),
+    ("log.flush.interval.messages", "flush.messages"),
+    ("log.flush.interval.ms", "flush.ms"),
+    ("message.max.bytes", "max.message.bytes"),
+    ("log.message.timestamp.type", "message.timestamp.type"),
+    ("min.insync.replicas", "min.insync.replicas"),
+    ("log.retention.bytes", "retention.bytes"),
+    ("log.retention.ms", "retention.ms"),
+    ("log.segment.bytes", "segment.bytes"),
+    ("log.roll.ms", "segment.ms"),
+    ("unclean.leader.election.enable", "unclean.leader.election.enable"),
+];
+
+/// The topic config a broker-level config name stands for, if any.
+pub fn topic_synonym(broker_name: &str) -> Option<&'static str> {
+    BROKER_SYNONYMS.iter().find(|(b, _)| *b == broker_name).map(|(_, t)| *t)
+}
+
 /// Names of all supported topic configs, sorted.
 pub fn config_names() -> impl Iterator<Item = &'static str> {
     SPECS.iter().map(|spec| spec.name)

@@ -14,7 +14,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::RequestContext;
 use crate::error_code::ErrorCode;
-use crate::metadata::ops::{self, OpError};
+use strom_controller::request::ControllerRequest;
+
+use crate::metadata::ops::OpError;
 use crate::state::BrokerState;
 use crate::topic_config::{ConfigEntry, ConfigSource, TopicConfig};
 
@@ -150,7 +152,7 @@ pub fn describe(
 }
 
 /// Validates (and unless `validate_only`, commits) changes to one resource.
-fn apply(
+async fn apply(
     state: &BrokerState,
     resource_type: i8,
     name: &str,
@@ -173,11 +175,14 @@ fn apply(
             });
         }
     }
-    if validate_only {
-        return ops::alter_topic_configs(&state.image(), name, &changes, replace_all).map(|_| ());
-    }
-    state.commit_with(|image| Ok((ops::alter_topic_configs(image, name, &changes, replace_all)?, ())))?;
-    tracing::info!(topic = name, ?changes, "topic configs changed");
+    let request = ControllerRequest::AlterTopicConfigs {
+        name: name.to_string(),
+        changes: changes.clone(),
+        replace_all,
+        validate_only,
+    };
+    state.execute(request).await?;
+    tracing::info!(topic = name, ?changes, validate_only, "topic configs changed");
     Ok(())
 }
 
@@ -189,23 +194,23 @@ fn error_parts(result: Result<(), OpError>) -> (i16, Option<StrBytes>) {
 }
 
 /// Handles AlterConfigs (replaces the whole set of overrides).
-pub fn alter(state: &BrokerState, request: AlterConfigsRequest) -> AlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|r| {
-            let changes =
-                r.configs.into_iter().map(|c| (c.name.to_string(), c.value.map(|v| v.to_string()))).collect();
-            let result =
-                apply(state, r.resource_type, r.resource_name.as_str(), changes, true, request.validate_only);
-            let (code, message) = error_parts(result);
+pub async fn alter(state: &BrokerState, request: AlterConfigsRequest) -> AlterConfigsResponse {
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for r in request.resources {
+        let changes =
+            r.configs.into_iter().map(|c| (c.name.to_string(), c.value.map(|v| v.to_string()))).collect();
+        let result =
+            apply(state, r.resource_type, r.resource_name.as_str(), changes, true, request.validate_only)
+                .await;
+        let (code, message) = error_parts(result);
+        responses.push(
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name)
                 .with_error_code(code)
-                .with_error_message(message)
-        })
-        .collect();
+                .with_error_message(message),
+        );
+    }
     AlterConfigsResponse::default().with_responses(responses)
 }
 
@@ -254,25 +259,25 @@ fn incremental_changes(
 }
 
 /// Handles IncrementalAlterConfigs.
-pub fn incremental_alter(
+pub async fn incremental_alter(
     state: &BrokerState,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|r| {
-            let name = r.resource_name.to_string();
-            let result = incremental_changes(state, &name, r.configs).and_then(|changes| {
-                apply(state, r.resource_type, &name, changes, false, request.validate_only)
-            });
-            let (code, message) = error_parts(result);
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for r in request.resources {
+        let name = r.resource_name.to_string();
+        let result = match incremental_changes(state, &name, r.configs) {
+            Ok(changes) => apply(state, r.resource_type, &name, changes, false, request.validate_only).await,
+            Err(e) => Err(e),
+        };
+        let (code, message) = error_parts(result);
+        responses.push(
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name)
                 .with_error_code(code)
-                .with_error_message(message)
-        })
-        .collect();
+                .with_error_message(message),
+        );
+    }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }

@@ -5,11 +5,11 @@
 use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
-use uuid::Uuid;
+use strom_controller::request::ControllerRequest;
 
 use super::RequestContext;
 use crate::error_code::ErrorCode;
-use crate::metadata::ops::{self, CreateDefaults, NewTopic, OpError};
+use crate::metadata::ops::{CreateDefaults, NewTopic, OpError};
 use crate::state::BrokerState;
 use crate::topic_config::TopicConfig;
 
@@ -20,10 +20,21 @@ fn defaults(state: &BrokerState) -> CreateDefaults {
     }
 }
 
-/// Creates one topic (used by CreateTopics and by Metadata auto-creation).
-pub fn create_one(state: &BrokerState, topic: &NewTopic) -> Result<(), OpError> {
+/// Creates (or with `validate_only` checks) one topic through the controller; used by CreateTopics and
+/// by Metadata auto-creation.
+pub async fn create_one(state: &BrokerState, topic: &NewTopic, validate_only: bool) -> Result<(), OpError> {
     let defaults = defaults(state);
-    state.commit_with(|image| Ok((ops::create_topic(image, topic, defaults, Uuid::new_v4())?, ())))
+    let request = ControllerRequest::CreateTopic {
+        name: topic.name.clone(),
+        num_partitions: topic.num_partitions,
+        replication_factor: topic.replication_factor,
+        assignments: topic.assignments.clone(),
+        configs: topic.configs.clone(),
+        default_partitions: defaults.num_partitions,
+        default_replication_factor: defaults.replication_factor,
+        validate_only,
+    };
+    state.execute(request).await.map(|_| ())
 }
 
 fn new_topic(
@@ -94,7 +105,7 @@ fn describe_result(
 }
 
 /// Handles a CreateTopics request.
-pub fn handle(
+pub async fn handle(
     state: &BrokerState,
     ctx: &RequestContext,
     request: CreateTopicsRequest,
@@ -106,14 +117,10 @@ pub fn handle(
         let outcome = if duplicate {
             Err(OpError { code: ErrorCode::InvalidRequest, message: "topic named more than once".into() })
         } else {
-            new_topic(t).and_then(|topic| {
-                let done = if request.validate_only {
-                    ops::create_topic(&state.image(), &topic, defaults(state), Uuid::nil()).map(|_| ())
-                } else {
-                    create_one(state, &topic)
-                };
-                done.map(|()| topic)
-            })
+            match new_topic(t) {
+                Ok(topic) => create_one(state, &topic, request.validate_only).await.map(|()| topic),
+                Err(e) => Err(e),
+            }
         };
         results.push(match outcome {
             Ok(topic) => {

@@ -8,7 +8,7 @@ use crate::error_code::ErrorCode;
 use crate::state::BrokerState;
 
 /// Handles an InitProducerId request.
-pub fn handle(state: &BrokerState, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(state: &BrokerState, request: InitProducerIdRequest) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default();
     if request.transactional_id.is_some() {
         return response.with_error_code(ErrorCode::InvalidRequest.code()).with_producer_id(ProducerId(-1));
@@ -18,7 +18,7 @@ pub fn handle(state: &BrokerState, request: InitProducerIdRequest) -> InitProduc
             .with_producer_id(request.producer_id)
             .with_producer_epoch(request.producer_epoch + 1);
     }
-    match state.next_producer_id() {
+    match state.next_producer_id().await {
         Ok(id) => response.with_producer_id(ProducerId(id)).with_producer_epoch(0),
         Err(e) => {
             tracing::error!(error = %e.message, "allocating a producer id failed");

@@ -62,7 +62,7 @@ fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
 }
 
 /// Looks up (or auto-creates) one named topic.
-fn named_topic(state: &BrokerState, name: &str, allow_auto_create: bool) -> MetadataResponseTopic {
+async fn named_topic(state: &BrokerState, name: &str, allow_auto_create: bool) -> MetadataResponseTopic {
     if let Some(topic) = state.image().topic(name) {
         return describe_topic(topic);
     }
@@ -79,7 +79,7 @@ fn named_topic(state: &BrokerState, name: &str, allow_auto_create: bool) -> Meta
         assignments: vec![],
         configs: vec![],
     };
-    match create_one(state, &new_topic) {
+    match create_one(state, &new_topic, false).await {
         Ok(()) => {}
         Err(e) if e.code == ErrorCode::TopicAlreadyExists => {}
         Err(e) => {
@@ -95,7 +95,7 @@ fn named_topic(state: &BrokerState, name: &str, allow_auto_create: bool) -> Meta
 }
 
 /// Handles a Metadata request.
-pub fn handle(state: &BrokerState, ctx: &RequestContext, request: MetadataRequest) -> MetadataResponse {
+pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: MetadataRequest) -> MetadataResponse {
     let allow_auto_create = ctx.version < 4 || request.allow_auto_topic_creation;
     let all_topics = match &request.topics {
         None => true,
@@ -104,18 +104,17 @@ pub fn handle(state: &BrokerState, ctx: &RequestContext, request: MetadataReques
     let topics = if all_topics {
         state.image().topics().map(describe_topic).collect()
     } else {
-        request
-            .topics
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| match t.name {
-                Some(name) => named_topic(state, name.0.as_str(), allow_auto_create),
+        let mut topics = Vec::new();
+        for t in request.topics.unwrap_or_default() {
+            topics.push(match t.name {
+                Some(name) => named_topic(state, name.0.as_str(), allow_auto_create).await,
                 None => match state.image().topic_by_id(t.topic_id) {
                     Some(topic) => describe_topic(topic),
                     None => topic_error(None, t.topic_id, ErrorCode::UnknownTopicId),
                 },
-            })
-            .collect()
+            });
+        }
+        topics
     };
     let image = state.image();
     MetadataResponse::default()

@@ -176,30 +176,36 @@ async fn route(
 ) -> Result<Option<ResponseKind>, String> {
     let response = match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::handle()),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(state, ctx, r)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(state, ctx, r).await),
         RequestKind::Produce(r) => return Ok(produce::handle(state, r).await.map(ResponseKind::Produce)),
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(state, ctx, r).await),
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(state, ctx, r)),
         RequestKind::OffsetForLeaderEpoch(r) => {
             ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(state, r))
         }
-        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(state, ctx, r)),
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(state, ctx, r)),
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(create_topics::handle(state, ctx, r).await)
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(delete_topics::handle(state, ctx, r).await)
+        }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(create_partitions::handle(state, r))
+            ResponseKind::CreatePartitions(create_partitions::handle(state, r).await)
         }
         RequestKind::DescribeConfigs(r) => {
             ResponseKind::DescribeConfigs(admin_configs::describe(state, ctx, r))
         }
-        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(admin_configs::alter(state, r)),
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(admin_configs::alter(state, r).await),
         RequestKind::IncrementalAlterConfigs(r) => {
-            ResponseKind::IncrementalAlterConfigs(admin_configs::incremental_alter(state, r))
+            ResponseKind::IncrementalAlterConfigs(admin_configs::incremental_alter(state, r).await)
         }
         RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(delete_records::handle(state, r)),
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(state, ctx, r))
         }
-        RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(init_producer_id::handle(state, r)),
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(init_producer_id::handle(state, r).await)
+        }
         _ => return Err(format!("no handler for api key {}", ctx.header.request_api_key)),
     };
     Ok(Some(response))

@@ -5,6 +5,7 @@
 //! handler ─► ops::* (pure: image + request → records | error) ─► store.commit (fsync) ─► new image
 //! ```
 
+pub mod cluster;
 pub mod store;
 
 pub use store::{MetadataStore, MetadataStoreError};

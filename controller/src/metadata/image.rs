@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::acl::AclBinding;
 use super::records::MetadataRecord;
 
 /// A registered broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
     /// Broker id.
     pub broker_id: i32,
@@ -19,10 +21,51 @@ pub struct BrokerImage {
     pub port: i32,
     /// Rack.
     pub rack: Option<String>,
+    /// The registered run of the broker process.
+    #[serde(default)]
+    pub incarnation_id: Uuid,
+    /// Offset of the registration record in the metadata log (Kafka's broker epoch); requests from
+    /// the broker carry it so the controller can refuse a previous incarnation.
+    #[serde(default)]
+    pub broker_epoch: i64,
+    /// Fenced: not heartbeating (or never yet), may not lead or be added to an ISR.
+    #[serde(default)]
+    pub fenced: bool,
+    /// Shutting down cleanly: its leadership is being moved away.
+    #[serde(default)]
+    pub in_controlled_shutdown: bool,
+}
+
+impl BrokerImage {
+    /// Eligible to lead and to join ISRs: neither fenced nor shutting down.
+    pub fn is_active(&self) -> bool {
+        !self.fenced && !self.in_controlled_shutdown
+    }
+}
+
+/// Kafka's `LeaderRecoveryState`: whether the leader's log may miss committed records after an unclean
+/// election.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LeaderRecoveryState {
+    /// Normal: the leader came from the ISR.
+    #[default]
+    Recovered,
+    /// Elected uncleanly; the ISR stays the leader alone until it reports `Recovered`.
+    Recovering,
+}
+
+impl LeaderRecoveryState {
+    /// The wire value (0 recovered, 1 recovering).
+    pub fn code(self) -> i8 {
+        match self {
+            Self::Recovered => 0,
+            Self::Recovering => 1,
+        }
+    }
 }
 
 /// One partition's replicas and leadership.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionImage {
     /// Replica broker ids.
     pub replicas: Vec<i32>,
@@ -34,10 +77,13 @@ pub struct PartitionImage {
     pub leader_epoch: i32,
     /// Partition epoch.
     pub partition_epoch: i32,
+    /// `Recovering` after an unclean election.
+    #[serde(default)]
+    pub leader_recovery_state: LeaderRecoveryState,
 }
 
 /// One topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicImage {
     /// Topic name.
     pub name: String,
@@ -49,13 +95,40 @@ pub struct TopicImage {
     pub configs: BTreeMap<String, String>,
 }
 
+/// A consumer group's committed position in one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffset {
+    /// The next offset the group will consume.
+    pub offset: i64,
+    /// Leader epoch of the committed record, -1 when unknown.
+    pub leader_epoch: i32,
+    /// Client metadata.
+    pub metadata: String,
+    /// When the commit was accepted.
+    pub commit_timestamp_ms: i64,
+}
+
+/// Committed offsets of one group: topic name → partition → offset.
+pub type GroupOffsets = BTreeMap<String, BTreeMap<i32, CommittedOffset>>;
+
 /// Cluster metadata at one point of the metadata log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Serializable so the controller's state machine can snapshot it; fields added later carry serde
+/// defaults so older snapshots still load.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataImage {
     brokers: BTreeMap<i32, BrokerImage>,
     topics: BTreeMap<String, TopicImage>,
     names_by_id: HashMap<Uuid, String>,
     next_producer_id: i64,
+    #[serde(default)]
+    acls: BTreeMap<Uuid, AclBinding>,
+    #[serde(default)]
+    committed_offsets: BTreeMap<String, GroupOffsets>,
+    #[serde(default)]
+    cluster_broker_configs: BTreeMap<String, String>,
+    #[serde(default)]
+    broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
     /// Number of records replayed (the image's offset in the metadata log).
     pub offset: u64,
 }
@@ -65,14 +138,34 @@ impl MetadataImage {
     pub fn replay(&mut self, record: &MetadataRecord) {
         self.offset += 1;
         match record {
-            MetadataRecord::RegisterBroker { broker_id, host, port, rack } => {
+            MetadataRecord::RegisterBroker { broker_id, incarnation_id, host, port, rack, fenced } => {
                 let broker = BrokerImage {
                     broker_id: *broker_id,
                     host: host.clone(),
                     port: *port,
                     rack: rack.clone(),
+                    incarnation_id: *incarnation_id,
+                    broker_epoch: i64::try_from(self.offset).unwrap_or(i64::MAX),
+                    fenced: *fenced,
+                    in_controlled_shutdown: false,
                 };
                 self.brokers.insert(*broker_id, broker);
+            }
+            MetadataRecord::FenceBroker { broker_id } => {
+                if let Some(broker) = self.brokers.get_mut(broker_id) {
+                    broker.fenced = true;
+                }
+            }
+            MetadataRecord::UnfenceBroker { broker_id } => {
+                if let Some(broker) = self.brokers.get_mut(broker_id) {
+                    broker.fenced = false;
+                    broker.in_controlled_shutdown = false;
+                }
+            }
+            MetadataRecord::BrokerControlledShutdown { broker_id } => {
+                if let Some(broker) = self.brokers.get_mut(broker_id) {
+                    broker.in_controlled_shutdown = true;
+                }
             }
             MetadataRecord::Topic { name, topic_id } => {
                 self.names_by_id.insert(*topic_id, name.clone());
@@ -104,21 +197,82 @@ impl MetadataImage {
                             leader: *leader,
                             leader_epoch: *leader_epoch,
                             partition_epoch: *partition_epoch,
+                            leader_recovery_state: LeaderRecoveryState::Recovered,
                         },
                     );
+                }
+            }
+            MetadataRecord::PartitionChange {
+                topic_id,
+                partition,
+                leader,
+                isr,
+                leader_epoch,
+                partition_epoch,
+                leader_recovery_state,
+            } => {
+                let state =
+                    self.topic_by_id_mut(*topic_id).and_then(|topic| topic.partitions.get_mut(partition));
+                if let Some(state) = state {
+                    state.leader = *leader;
+                    state.isr.clone_from(isr);
+                    state.leader_epoch = *leader_epoch;
+                    state.partition_epoch = *partition_epoch;
+                    state.leader_recovery_state = *leader_recovery_state;
                 }
             }
             MetadataRecord::RemoveTopic { topic_id } => {
                 if let Some(name) = self.names_by_id.remove(topic_id) {
                     self.topics.remove(&name);
+                    self.committed_offsets.retain(|_, group| {
+                        group.remove(&name);
+                        !group.is_empty()
+                    });
                 }
             }
             MetadataRecord::TopicConfig { topic, name, value } => {
                 if let Some(topic) = self.topics.get_mut(topic) {
-                    match value {
-                        Some(value) => topic.configs.insert(name.clone(), value.clone()),
-                        None => topic.configs.remove(name),
+                    set_or_remove(&mut topic.configs, name, value.as_ref());
+                }
+            }
+            MetadataRecord::BrokerConfig { broker_id, name, value } => match broker_id {
+                None => set_or_remove(&mut self.cluster_broker_configs, name, value.as_ref()),
+                Some(broker_id) => {
+                    let configs = self.broker_configs.entry(*broker_id).or_default();
+                    set_or_remove(configs, name, value.as_ref());
+                    if configs.is_empty() {
+                        self.broker_configs.remove(broker_id);
+                    }
+                }
+            },
+            MetadataRecord::AccessControlEntry { id, binding } => {
+                self.acls.insert(*id, binding.clone());
+            }
+            MetadataRecord::RemoveAccessControlEntry { id } => {
+                self.acls.remove(id);
+            }
+            MetadataRecord::OffsetCommit {
+                group,
+                topic,
+                partition,
+                offset,
+                leader_epoch,
+                metadata,
+                commit_timestamp_ms,
+            } => {
+                if self.topics.contains_key(topic) {
+                    let committed = CommittedOffset {
+                        offset: *offset,
+                        leader_epoch: *leader_epoch,
+                        metadata: metadata.clone(),
+                        commit_timestamp_ms: *commit_timestamp_ms,
                     };
+                    self.committed_offsets
+                        .entry(group.clone())
+                        .or_default()
+                        .entry(topic.clone())
+                        .or_default()
+                        .insert(*partition, committed);
                 }
             }
             MetadataRecord::ProducerIds { next_producer_id } => {
@@ -147,6 +301,11 @@ impl MetadataImage {
         self.topics.values()
     }
 
+    /// One partition's state.
+    pub fn partition(&self, topic_id: Uuid, partition: i32) -> Option<&PartitionImage> {
+        self.topic_by_id(topic_id)?.partitions.get(&partition)
+    }
+
     /// All registered brokers, ordered by id.
     pub fn brokers(&self) -> impl Iterator<Item = &BrokerImage> {
         self.brokers.values()
@@ -157,10 +316,67 @@ impl MetadataImage {
         self.brokers.get(&broker_id)
     }
 
+    /// Whether `broker_id` is registered, unfenced and not shutting down (may lead, may join ISRs).
+    pub fn is_active(&self, broker_id: i32) -> bool {
+        self.broker(broker_id).is_some_and(BrokerImage::is_active)
+    }
+
     /// First producer id not yet handed out.
     pub fn next_producer_id(&self) -> i64 {
         self.next_producer_id
     }
+
+    /// All ACLs by id.
+    pub fn acls(&self) -> impl Iterator<Item = (Uuid, &AclBinding)> {
+        self.acls.iter().map(|(id, binding)| (*id, binding))
+    }
+
+    /// One ACL.
+    pub fn acl(&self, id: Uuid) -> Option<&AclBinding> {
+        self.acls.get(&id)
+    }
+
+    /// Committed offset of `group` for one partition.
+    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<&CommittedOffset> {
+        self.committed_offsets.get(group)?.get(topic)?.get(&partition)
+    }
+
+    /// Every committed offset of one group.
+    pub fn group_offsets(&self, group: &str) -> Option<&GroupOffsets> {
+        self.committed_offsets.get(group)
+    }
+
+    /// Groups that have committed offsets, ordered by id.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.committed_offsets.keys().map(String::as_str)
+    }
+
+    /// Dynamic config overrides for one broker (not including the cluster default).
+    pub fn broker_configs(&self, broker_id: i32) -> Option<&BTreeMap<String, String>> {
+        self.broker_configs.get(&broker_id)
+    }
+
+    /// Cluster-wide dynamic broker config defaults.
+    pub fn cluster_broker_configs(&self) -> &BTreeMap<String, String> {
+        &self.cluster_broker_configs
+    }
+
+    /// Effective dynamic value of a broker config: the broker's override, else the cluster default,
+    /// else `None` (the broker's static config applies).
+    pub fn broker_config(&self, broker_id: i32, name: &str) -> Option<&str> {
+        self.broker_configs
+            .get(&broker_id)
+            .and_then(|configs| configs.get(name))
+            .or_else(|| self.cluster_broker_configs.get(name))
+            .map(String::as_str)
+    }
+}
+
+fn set_or_remove(configs: &mut BTreeMap<String, String>, name: &str, value: Option<&String>) {
+    match value {
+        Some(value) => configs.insert(name.to_owned(), value.clone()),
+        None => configs.remove(name),
+    };
 }
 
 #[cfg(test)]
@@ -194,5 +410,64 @@ mod tests {
         assert!(image.topic("t").is_none());
         assert!(image.topic_by_id(topic_id).is_none());
         assert_eq!(image.offset, 4);
+    }
+
+    #[test]
+    fn image_round_trips_through_json() {
+        let mut image = MetadataImage::default();
+        let topic_id = Uuid::from_u128(5);
+        let records = [
+            MetadataRecord::RegisterBroker {
+                broker_id: 1,
+                incarnation_id: Uuid::from_u128(1),
+                host: "h".into(),
+                port: 9092,
+                rack: Some("r1".into()),
+                fenced: true,
+            },
+            MetadataRecord::Topic { name: "t".into(), topic_id },
+            MetadataRecord::Partition {
+                topic_id,
+                partition: 0,
+                replicas: vec![1],
+                isr: vec![1],
+                leader: 1,
+                leader_epoch: 0,
+                partition_epoch: 0,
+            },
+            MetadataRecord::BrokerConfig {
+                broker_id: Some(1),
+                name: "num.io.threads".into(),
+                value: Some("4".into()),
+            },
+            MetadataRecord::OffsetCommit {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 0,
+                offset: 7,
+                leader_epoch: 0,
+                metadata: String::new(),
+                commit_timestamp_ms: 1,
+            },
+        ];
+        for record in &records {
+            let json = serde_json::to_string(record).expect("record to json");
+            let back: MetadataRecord = serde_json::from_str(&json).expect("record from json");
+            assert_eq!(&back, record);
+            image.replay(record);
+        }
+        let json = serde_json::to_string(&image).expect("image to json");
+        let back: MetadataImage = serde_json::from_str(&json).expect("image from json");
+        assert_eq!(back, image);
+    }
+
+    #[test]
+    fn records_written_before_new_fields_still_load() {
+        let old = r#"{"type":"RegisterBroker","broker_id":1,"host":"h","port":9092,"rack":null}"#;
+        let record: MetadataRecord = serde_json::from_str(old).expect("old record");
+        let mut image = MetadataImage::default();
+        image.replay(&record);
+        let broker = image.broker(1).expect("broker");
+        assert!(!broker.fenced && broker.incarnation_id.is_nil());
     }
 }

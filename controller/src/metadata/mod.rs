@@ -2,9 +2,13 @@
 //!
 //! Nothing outside `image.rs` mutates an image; operations only return records.
 
+pub mod acl;
 pub mod image;
 pub mod ops;
 pub mod records;
 
-pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
+pub use image::{
+    BrokerImage, CommittedOffset, GroupOffsets, LeaderRecoveryState, MetadataImage, PartitionImage,
+    TopicImage,
+};
 pub use records::MetadataRecord;

@@ -1,27 +1,13 @@
-//! Metadata operations as pure functions: `(image, request) → records`, or the Kafka error that
-//! rejects the request. Nothing here does I/O; the caller commits the records.
+//! Topics: CreateTopics, DeleteTopics, CreatePartitions and topic config changes.
 
 use uuid::Uuid;
 
-use super::image::MetadataImage;
-use super::records::MetadataRecord;
+use super::OpError;
+use super::placement::place_replicas;
 use crate::error_code::ErrorCode;
+use crate::metadata::image::MetadataImage;
+use crate::metadata::records::MetadataRecord;
 use crate::topic_config;
-
-/// A rejected metadata operation: Kafka error code plus a message for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpError {
-    /// Wire error code.
-    pub code: ErrorCode,
-    /// Human-readable reason.
-    pub message: String,
-}
-
-impl OpError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
-    }
-}
 
 /// Largest legal topic name length.
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
@@ -69,27 +55,33 @@ pub struct CreateDefaults {
     pub replication_factor: i16,
 }
 
-fn live_brokers(image: &MetadataImage) -> Vec<i32> {
-    image.brokers().map(|b| b.broker_id).collect()
-}
-
-fn place(brokers: &[i32], partition: i32, replication_factor: usize) -> Vec<i32> {
-    (0..replication_factor).map(|i| brokers[(partition as usize + i) % brokers.len()]).collect()
-}
-
-fn partition_record(topic_id: Uuid, partition: i32, replicas: Vec<i32>) -> MetadataRecord {
-    MetadataRecord::Partition {
+/// The record creating one partition: the ISR is the active replicas (in replica order), the first of
+/// them leads. Fails when no replica is active.
+fn partition_record(
+    image: &MetadataImage,
+    topic_id: Uuid,
+    partition: i32,
+    replicas: Vec<i32>,
+) -> Result<MetadataRecord, OpError> {
+    let isr: Vec<i32> = replicas.iter().copied().filter(|r| image.is_active(*r)).collect();
+    let Some(&leader) = isr.first() else {
+        return Err(OpError::new(
+            ErrorCode::InvalidReplicaAssignment,
+            format!("all brokers assigned to partition {partition} are fenced or shutting down"),
+        ));
+    };
+    Ok(MetadataRecord::Partition {
         topic_id,
         partition,
-        leader: replicas[0],
-        isr: replicas.clone(),
+        leader,
+        isr,
         replicas,
         leader_epoch: 0,
         partition_epoch: 0,
-    }
+    })
 }
 
-fn check_assignment(brokers: &[i32], replicas: &[i32]) -> Result<(), OpError> {
+fn check_assignment(image: &MetadataImage, replicas: &[i32]) -> Result<(), OpError> {
     let mut seen = replicas.to_vec();
     seen.sort_unstable();
     seen.dedup();
@@ -99,7 +91,7 @@ fn check_assignment(brokers: &[i32], replicas: &[i32]) -> Result<(), OpError> {
             "replica list is empty or has duplicates",
         ));
     }
-    if let Some(unknown) = replicas.iter().find(|r| !brokers.contains(r)) {
+    if let Some(unknown) = replicas.iter().find(|r| image.broker(**r).is_none()) {
         return Err(OpError::new(
             ErrorCode::InvalidReplicaAssignment,
             format!("broker {unknown} is not registered"),
@@ -134,7 +126,6 @@ pub fn create_topic(
             format!("topic '{}' already exists", topic.name),
         ));
     }
-    let brokers = live_brokers(image);
     let configs = validate_configs(&topic.configs)?;
     let mut assignments = topic.assignments.clone();
     if assignments.is_empty() {
@@ -151,13 +142,14 @@ pub fn create_topic(
         } else {
             topic.replication_factor
         };
-        if rf <= 0 || rf as usize > brokers.len() {
+        if rf <= 0 {
             return Err(OpError::new(
                 ErrorCode::InvalidReplicationFactor,
-                format!("replication factor {rf} is larger than the {} available brokers", brokers.len()),
+                format!("replication factor {rf} must be larger than 0"),
             ));
         }
-        assignments = (0..partitions).map(|p| (p, place(&brokers, p, rf as usize))).collect();
+        let placements = place_replicas(image, partitions as usize, rf as usize, 0)?;
+        assignments = (0..partitions).zip(placements).collect();
     } else {
         if topic.num_partitions != -1 || topic.replication_factor != -1 {
             return Err(OpError::new(
@@ -170,7 +162,7 @@ pub fn create_topic(
             if *partition != expected as i32 {
                 return Err(OpError::new(ErrorCode::InvalidReplicaAssignment, "partitions must be 0..n"));
             }
-            check_assignment(&brokers, replicas)?;
+            check_assignment(image, replicas)?;
         }
     }
     let mut records = vec![MetadataRecord::Topic { name: topic.name.clone(), topic_id }];
@@ -179,7 +171,9 @@ pub fn create_topic(
         name,
         value: Some(value),
     }));
-    records.extend(assignments.into_iter().map(|(p, replicas)| partition_record(topic_id, p, replicas)));
+    for (partition, replicas) in assignments {
+        records.push(partition_record(image, topic_id, partition, replicas)?);
+    }
     Ok(records)
 }
 
@@ -217,30 +211,26 @@ pub fn create_partitions(
             format!("topic currently has {current} partitions, {count} would not be an increase"),
         ));
     }
-    let brokers = live_brokers(image);
     let rf = topic.partitions.values().next().map_or(1, |p| p.replicas.len());
-    if rf > brokers.len() {
-        return Err(OpError::new(
-            ErrorCode::InvalidReplicationFactor,
-            "not enough brokers for the replication factor",
-        ));
-    }
     if assignments.is_some_and(|a| a.len() as i32 != count - current) {
         return Err(OpError::new(
             ErrorCode::InvalidReplicaAssignment,
             "one assignment per new partition required",
         ));
     }
-    let mut records = Vec::new();
-    for (i, partition) in (current..count).enumerate() {
-        let replicas = match assignments {
-            Some(assignments) => {
-                check_assignment(&brokers, &assignments[i])?;
-                assignments[i].clone()
+    let new_partitions = (count - current) as usize;
+    let placements = match assignments {
+        Some(assignments) => {
+            for replicas in assignments {
+                check_assignment(image, replicas)?;
             }
-            None => place(&brokers, partition, rf),
-        };
-        records.push(partition_record(topic.topic_id, partition, replicas));
+            assignments.to_vec()
+        }
+        None => place_replicas(image, new_partitions, rf, current as usize)?,
+    };
+    let mut records = Vec::new();
+    for (partition, replicas) in (current..count).zip(placements) {
+        records.push(partition_record(image, topic.topic_id, partition, replicas)?);
     }
     Ok(records)
 }
@@ -289,12 +279,6 @@ pub fn alter_topic_configs(
     Ok(records)
 }
 
-/// Hands out a block of `size` producer ids: returns the first id and the record that reserves them.
-pub fn allocate_producer_ids(image: &MetadataImage, size: i64) -> (i64, MetadataRecord) {
-    let first = image.next_producer_id();
-    (first, MetadataRecord::ProducerIds { next_producer_id: first + size })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,9 +287,11 @@ mod tests {
         let mut image = MetadataImage::default();
         image.replay(&MetadataRecord::RegisterBroker {
             broker_id: 1,
+            incarnation_id: Uuid::nil(),
             host: "h".into(),
             port: 9092,
             rack: None,
+            fenced: false,
         });
         image
     }

@@ -1,0 +1,300 @@
+//! Cluster mode: this broker's metadata comes from the controller quorum. It registers, heartbeats, and
+//! follows the controllers' watch stream into its own image (any controller can serve the stream; on a
+//! failure it resumes from its applied index at the next one). Metadata changes go to the active
+//! controller, and [`ClusterMetadata::execute`] returns only once this broker's image has applied them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use strom_controller::request::{ControllerReply, ControllerRequest};
+use strom_proto::broker_api::broker_api_client::BrokerApiClient;
+use strom_proto::broker_api::{
+    ExecuteRequest, HeartbeatRequest, RegisterBrokerRequest, WatchRequest, watch_event,
+};
+use tokio::sync::watch;
+use tonic::transport::{Channel, Endpoint};
+use uuid::Uuid;
+
+use super::{MetadataImage, MetadataRecord};
+use crate::error_code::ErrorCode;
+use crate::metadata::ops::OpError;
+
+/// Kafka's NOT_CONTROLLER code, returned by a controller that is not the leader.
+const NOT_CONTROLLER: i32 = 41;
+/// How long a metadata change may take before the client gets REQUEST_TIMED_OUT.
+const EXECUTE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Pause before retrying another controller after a failure.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Who this broker is, for registration and heartbeats.
+#[derive(Debug, Clone)]
+pub struct BrokerIdentity {
+    /// Broker id.
+    pub broker_id: i32,
+    /// Changes on every start, so the controller tells a restart from a duplicate.
+    pub incarnation_id: Uuid,
+    /// Cluster id the broker expects.
+    pub cluster_id: String,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised Kafka port.
+    pub port: i32,
+    /// Rack.
+    pub rack: Option<String>,
+}
+
+/// The broker's view of the quorum and the image it follows.
+pub struct ClusterMetadata {
+    controllers: Vec<String>,
+    identity: BrokerIdentity,
+    channels: Mutex<HashMap<String, Channel>>,
+    leader_hint: Mutex<Option<String>>,
+    image: RwLock<Arc<MetadataImage>>,
+    applied: watch::Sender<u64>,
+    fenced: watch::Sender<bool>,
+}
+
+fn op_error(code: ErrorCode, message: impl Into<String>) -> OpError {
+    OpError { code, message: message.into() }
+}
+
+impl ClusterMetadata {
+    /// A follower of `controllers` (gRPC `host:port` addresses) for this broker.
+    pub fn new(controllers: Vec<String>, identity: BrokerIdentity) -> Self {
+        Self {
+            controllers,
+            identity,
+            channels: Mutex::new(HashMap::new()),
+            leader_hint: Mutex::new(None),
+            image: RwLock::new(Arc::new(MetadataImage::default())),
+            applied: watch::channel(0).0,
+            fenced: watch::channel(true).0,
+        }
+    }
+
+    /// The image as of the last applied watch event.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.image.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Raft index of the last applied event.
+    pub fn applied_index(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Whether the controller last reported this broker fenced.
+    pub fn is_fenced(&self) -> bool {
+        *self.fenced.borrow()
+    }
+
+    fn client(&self, addr: &str) -> Result<BrokerApiClient<Channel>, tonic::transport::Error> {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(channel) = channels.get(addr) {
+            return Ok(BrokerApiClient::new(channel.clone()));
+        }
+        let channel = Endpoint::from_shared(format!("http://{addr}"))?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .connect_lazy();
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(BrokerApiClient::new(channel))
+    }
+
+    /// Controllers to try, the last known leader first.
+    fn candidates(&self) -> Vec<String> {
+        let hint = self.leader_hint.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut out: Vec<String> = hint.into_iter().collect();
+        for controller in &self.controllers {
+            if !out.contains(controller) {
+                out.push(controller.clone());
+            }
+        }
+        out
+    }
+
+    fn set_leader_hint(&self, addr: Option<String>) {
+        *self.leader_hint.lock().unwrap_or_else(|e| e.into_inner()) = addr;
+    }
+
+    /// Registers with the active controller, retrying across controllers until `deadline`; returns the
+    /// cluster id once this broker's image shows the registration.
+    pub async fn register(&self, deadline: tokio::time::Instant) -> Result<String, OpError> {
+        let id = &self.identity;
+        let request = RegisterBrokerRequest {
+            broker_id: id.broker_id,
+            incarnation_id: id.incarnation_id.to_string(),
+            cluster_id: id.cluster_id.clone(),
+            host: id.host.clone(),
+            port: id.port,
+            rack: id.rack.clone(),
+        };
+        loop {
+            for addr in self.candidates() {
+                let Ok(mut client) = self.client(&addr) else { continue };
+                match client.register_broker(request.clone()).await {
+                    Ok(response) => {
+                        let response = response.into_inner();
+                        if response.error_code == 0 {
+                            self.set_leader_hint(Some(addr));
+                            self.wait_applied(response.log_index, deadline).await?;
+                            return Ok(response.cluster_id);
+                        }
+                        if response.error_code != NOT_CONTROLLER {
+                            return Err(op_error(ErrorCode::InvalidRequest, response.error_message));
+                        }
+                    }
+                    Err(status) => {
+                        tracing::debug!(controller = %addr, %status, "registration attempt failed")
+                    }
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(op_error(ErrorCode::RequestTimedOut, "no controller accepted the registration"));
+            }
+            tokio::time::sleep(RETRY_BACKOFF).await;
+        }
+    }
+
+    /// Waits until the image has applied `index`.
+    async fn wait_applied(&self, index: u64, deadline: tokio::time::Instant) -> Result<(), OpError> {
+        let mut applied = self.applied.subscribe();
+        let reached = tokio::time::timeout_at(deadline, applied.wait_for(|a| *a >= index)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(op_error(
+                ErrorCode::RequestTimedOut,
+                format!("metadata index {index} not applied in time"),
+            )),
+        }
+    }
+
+    /// Sends a change to the active controller; returns once this broker's image has applied it.
+    pub async fn execute(&self, request: &ControllerRequest) -> Result<ControllerReply, OpError> {
+        let deadline = tokio::time::Instant::now() + EXECUTE_TIMEOUT;
+        let body = serde_json::to_vec(request)
+            .map_err(|e| op_error(ErrorCode::UnknownServerError, e.to_string()))?;
+        loop {
+            for addr in self.candidates() {
+                let Ok(mut client) = self.client(&addr) else { continue };
+                let response = match client.execute(ExecuteRequest { request_json: body.clone() }).await {
+                    Ok(response) => response.into_inner(),
+                    Err(status) => {
+                        tracing::debug!(controller = %addr, %status, "execute attempt failed");
+                        continue;
+                    }
+                };
+                if response.error_code == NOT_CONTROLLER {
+                    let leader = (!response.leader_addr.is_empty()).then_some(response.leader_addr);
+                    self.set_leader_hint(leader);
+                    continue;
+                }
+                self.set_leader_hint(Some(addr));
+                if response.error_code != 0 {
+                    let code = i16::try_from(response.error_code).ok().and_then(ErrorCode::from_code);
+                    let code = code.unwrap_or(ErrorCode::UnknownServerError);
+                    return Err(op_error(code, response.error_message));
+                }
+                let reply: ControllerReply = serde_json::from_slice(&response.reply_json)
+                    .map_err(|e| op_error(ErrorCode::UnknownServerError, e.to_string()))?;
+                self.wait_applied(response.log_index, deadline).await?;
+                return Ok(reply);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(op_error(ErrorCode::RequestTimedOut, "no active controller answered"));
+            }
+            tokio::time::sleep(RETRY_BACKOFF).await;
+        }
+    }
+
+    /// One heartbeat to the active controller; returns whether shutdown may proceed (when asked).
+    pub async fn heartbeat(&self, want_shutdown: bool) -> Option<bool> {
+        let id = &self.identity;
+        let request = HeartbeatRequest {
+            broker_id: id.broker_id,
+            incarnation_id: id.incarnation_id.to_string(),
+            applied_index: self.applied_index(),
+            want_shutdown,
+        };
+        for addr in self.candidates() {
+            let Ok(mut client) = self.client(&addr) else { continue };
+            match client.heartbeat(request.clone()).await {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    if response.error_code == NOT_CONTROLLER {
+                        continue;
+                    }
+                    self.set_leader_hint(Some(addr));
+                    self.fenced.send_replace(response.fenced);
+                    return Some(response.shutdown_ready);
+                }
+                Err(status) => tracing::debug!(controller = %addr, %status, "heartbeat failed"),
+            }
+        }
+        None
+    }
+
+    /// Applies one watch event to the image.
+    fn apply_event(
+        &self,
+        log_index: u64,
+        event: watch_event::Event,
+    ) -> Result<Arc<MetadataImage>, serde_json::Error> {
+        let image = match event {
+            watch_event::Event::SnapshotJson(json) => serde_json::from_slice::<MetadataImage>(&json)?,
+            watch_event::Event::RecordsJson(json) => {
+                let records: Vec<MetadataRecord> = serde_json::from_slice(&json)?;
+                let mut image = MetadataImage::clone(&self.image());
+                for record in &records {
+                    image.replay(record);
+                }
+                image
+            }
+        };
+        let image = Arc::new(image);
+        *self.image.write().unwrap_or_else(|e| e.into_inner()) = image.clone();
+        self.applied.send_replace(log_index);
+        Ok(image)
+    }
+
+    /// Follows the watch stream forever (until `shutdown`), calling `on_image` after every applied
+    /// event. Moves to the next controller whenever a stream ends or fails.
+    pub async fn follow(
+        self: Arc<Self>,
+        on_image: impl Fn(&MetadataImage) + Send + Sync,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut next = 0usize;
+        loop {
+            let addr = self.controllers[next % self.controllers.len()].clone();
+            next += 1;
+            let request =
+                WatchRequest { broker_id: self.identity.broker_id, from_index: self.applied_index() };
+            let stream = match self.client(&addr) {
+                Ok(mut client) => client.watch(request).await.map(tonic::Response::into_inner),
+                Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+            };
+            if let Ok(mut stream) = stream {
+                loop {
+                    let message = tokio::select! {
+                        m = stream.message() => m,
+                        _ = shutdown.changed() => return,
+                    };
+                    let Ok(Some(event)) = message else { break };
+                    let Some(body) = event.event else { continue };
+                    match self.apply_event(event.log_index, body) {
+                        Ok(image) => on_image(&image),
+                        Err(e) => {
+                            tracing::error!(controller = %addr, error = %e, "bad watch event");
+                            break;
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY_BACKOFF) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
