@@ -32,6 +32,10 @@ struct Cli {
 enum Command {
     /// Run one broker node until SIGINT/SIGTERM.
     Broker(commands::broker::BrokerArgs),
+    /// Run one controller (a Raft voter of the metadata quorum) until SIGINT/SIGTERM.
+    Controller(commands::controller::ControllerArgs),
+    /// Describe the controller quorum; add and remove controllers.
+    Cluster(commands::cluster::ClusterArgs),
     /// Run a local development broker and print how to use it.
     Dev(commands::dev::DevArgs),
     /// Create, list, describe, alter and delete topics (like kafka-topics.sh).
@@ -49,7 +53,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Broker(_) | Command::Dev(_) => "info",
+        Command::Broker(_) | Command::Controller(_) | Command::Dev(_) => "info",
         _ => "warn",
     };
     init_tracing(default_level);
@@ -92,6 +96,8 @@ fn run(cli: Cli) -> Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Broker(args) => commands::broker::run(args).await,
+            Command::Controller(args) => commands::controller::run(args).await,
+            Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Dev(args) => commands::dev::run(args).await,
             Command::Topics(args) => commands::topics::run(args).await,
             Command::Produce(args) => commands::produce::run(args).await,

@@ -46,6 +46,8 @@ pub enum ErrorCode {
     InvalidReplicaAssignment = 39,
     /// Config invalid.
     InvalidConfig = 40,
+    /// This controller is not the active controller.
+    NotController = 41,
     /// Request malformed or not allowed.
     InvalidRequest = 42,
     /// Producer sequence gap.
@@ -104,6 +106,7 @@ impl ErrorCode {
         Self::InvalidReplicationFactor,
         Self::InvalidReplicaAssignment,
         Self::InvalidConfig,
+        Self::NotController,
         Self::InvalidRequest,
         Self::OutOfOrderSequenceNumber,
         Self::DuplicateSequenceNumber,

@@ -37,7 +37,14 @@ where
 }
 
 fn broker(id: i32) -> MetadataRecord {
-    MetadataRecord::RegisterBroker { broker_id: id, host: format!("broker-{id}"), port: 9092, rack: None }
+    MetadataRecord::RegisterBroker {
+        broker_id: id,
+        incarnation_id: uuid::Uuid::nil(),
+        host: format!("broker-{id}"),
+        port: 9092,
+        rack: None,
+        fenced: false,
+    }
 }
 
 /// A quorum of in-process controllers; a stopped node keeps its data directory and address.
@@ -74,8 +81,8 @@ impl TestCluster {
 
     /// Starts (or restarts, on the same directory and address) node `id`.
     async fn start_node(&mut self, id: u64) -> Result<()> {
-        if !self.dirs.contains_key(&id) {
-            self.dirs.insert(id, tempfile::tempdir()?);
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.dirs.entry(id) {
+            slot.insert(tempfile::tempdir()?);
         }
         let handle = ControllerNode::start(self.config(id)?).await?;
         self.addrs.insert(id, handle.addr());

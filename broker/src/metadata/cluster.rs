@@ -51,6 +51,9 @@ pub struct ClusterMetadata {
     channels: Mutex<HashMap<String, Channel>>,
     leader_hint: Mutex<Option<String>>,
     image: RwLock<Arc<MetadataImage>>,
+    /// Raft index of the last applied watch event (where a new stream resumes).
+    watch_index: std::sync::atomic::AtomicU64,
+    /// Records applied (`MetadataImage::offset`): what changes and registrations wait for.
     applied: watch::Sender<u64>,
     fenced: watch::Sender<bool>,
 }
@@ -68,6 +71,7 @@ impl ClusterMetadata {
             channels: Mutex::new(HashMap::new()),
             leader_hint: Mutex::new(None),
             image: RwLock::new(Arc::new(MetadataImage::default())),
+            watch_index: std::sync::atomic::AtomicU64::new(0),
             applied: watch::channel(0).0,
             fenced: watch::channel(true).0,
         }
@@ -78,8 +82,8 @@ impl ClusterMetadata {
         self.image.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Raft index of the last applied event.
-    pub fn applied_index(&self) -> u64 {
+    /// Metadata offset (records applied) of the image.
+    pub fn applied_offset(&self) -> u64 {
         *self.applied.borrow()
     }
 
@@ -213,7 +217,7 @@ impl ClusterMetadata {
         let request = HeartbeatRequest {
             broker_id: id.broker_id,
             incarnation_id: id.incarnation_id.to_string(),
-            applied_index: self.applied_index(),
+            applied_index: self.applied_offset(),
             want_shutdown,
         };
         for addr in self.candidates() {
@@ -253,7 +257,8 @@ impl ClusterMetadata {
         };
         let image = Arc::new(image);
         *self.image.write().unwrap_or_else(|e| e.into_inner()) = image.clone();
-        self.applied.send_replace(log_index);
+        self.watch_index.store(log_index, std::sync::atomic::Ordering::SeqCst);
+        self.applied.send_replace(image.offset);
         Ok(image)
     }
 
@@ -268,8 +273,8 @@ impl ClusterMetadata {
         loop {
             let addr = self.controllers[next % self.controllers.len()].clone();
             next += 1;
-            let request =
-                WatchRequest { broker_id: self.identity.broker_id, from_index: self.applied_index() };
+            let from_index = self.watch_index.load(std::sync::atomic::Ordering::SeqCst);
+            let request = WatchRequest { broker_id: self.identity.broker_id, from_index };
             let stream = match self.client(&addr) {
                 Ok(mut client) => client.watch(request).await.map(tonic::Response::into_inner),
                 Err(e) => Err(tonic::Status::unavailable(e.to_string())),

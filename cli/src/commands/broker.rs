@@ -33,6 +33,13 @@ pub struct BrokerArgs {
     /// Directory for partition logs and metadata (`log.dirs`).
     #[arg(long, env = "STROM_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Controller quorum gRPC addresses, comma-separated (`controller.quorum.bootstrap.servers`);
+    /// without it the broker runs alone and keeps its own metadata.
+    #[arg(long, env = "STROM_CONTROLLERS", value_name = "HOST:PORT,...", value_delimiter = ',')]
+    pub controllers: Option<Vec<String>>,
+    /// `broker.heartbeat.interval.ms`.
+    #[arg(long, env = "STROM_BROKER_HEARTBEAT_INTERVAL_MS", value_name = "MS")]
+    pub heartbeat_interval_ms: Option<u64>,
 }
 
 impl BrokerArgs {
@@ -56,6 +63,12 @@ impl BrokerArgs {
         }
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
+        }
+        if let Some(controllers) = &self.controllers {
+            config.controllers = controllers.clone();
+        }
+        if let Some(ms) = self.heartbeat_interval_ms {
+            config.broker_heartbeat_interval_ms = ms;
         }
         Ok(config)
     }

@@ -2,8 +2,10 @@
 
 pub mod bench;
 pub mod broker;
+pub mod cluster;
 pub mod configs;
 pub mod consume;
+pub mod controller;
 pub mod dev;
 pub mod produce;
 pub mod topics;

@@ -2,7 +2,7 @@
 //!
 //! [`replay`]: MetadataImage::replay
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -114,12 +114,13 @@ pub type GroupOffsets = BTreeMap<String, BTreeMap<i32, CommittedOffset>>;
 /// Cluster metadata at one point of the metadata log.
 ///
 /// Serializable so the controller's state machine can snapshot it; fields added later carry serde
-/// defaults so older snapshots still load.
+/// defaults so older snapshots still load. Every map is ordered, so equal images serialize to equal
+/// bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataImage {
     brokers: BTreeMap<i32, BrokerImage>,
     topics: BTreeMap<String, TopicImage>,
-    names_by_id: HashMap<Uuid, String>,
+    names_by_id: BTreeMap<Uuid, String>,
     next_producer_id: i64,
     #[serde(default)]
     acls: BTreeMap<Uuid, AclBinding>,

@@ -75,17 +75,23 @@ pub fn create_acl(
     Ok(vec![MetadataRecord::AccessControlEntry { id, binding: binding.clone() }])
 }
 
-/// DeleteAcls for one filter: the matching ACLs (by id) and the records removing them.
-pub fn delete_acls(
-    image: &MetadataImage,
-    filter: &AclFilter,
-) -> Result<(Vec<(Uuid, AclBinding)>, Vec<MetadataRecord>), OpError> {
+/// The outcome of DeleteAcls for one filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclDeletion {
+    /// The ACLs the filter matched, by id (the response lists them).
+    pub matched: Vec<(Uuid, AclBinding)>,
+    /// The records removing them.
+    pub records: Vec<MetadataRecord>,
+}
+
+/// DeleteAcls for one filter: the matching ACLs and the records removing them.
+pub fn delete_acls(image: &MetadataImage, filter: &AclFilter) -> Result<AclDeletion, OpError> {
     validate_acl_filter(filter)?;
     let matched: Vec<(Uuid, AclBinding)> =
         image.acls().filter(|(_, b)| filter.matches(b)).map(|(id, b)| (id, b.clone())).collect();
     let records =
         matched.iter().map(|(id, _)| MetadataRecord::RemoveAccessControlEntry { id: *id }).collect();
-    Ok((matched, records))
+    Ok(AclDeletion { matched, records })
 }
 
 #[cfg(test)]
@@ -128,7 +134,7 @@ mod tests {
         assert_eq!(create_acl(&image, &binding("User:a"), Uuid::from_u128(9)), Ok(vec![]));
         assert_eq!(image.acls().count(), 2);
         let filter = AclFilter { principal: Some("User:a".into()), ..any_filter() };
-        let (matched, records) = delete_acls(&image, &filter).expect("delete");
+        let AclDeletion { matched, records } = delete_acls(&image, &filter).expect("delete");
         assert_eq!(matched.len(), 1);
         for r in &records {
             image.replay(r);

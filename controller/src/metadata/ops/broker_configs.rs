@@ -4,8 +4,10 @@
 //! thread and connection counts.
 
 use super::OpError;
+use super::election::{UNCLEAN_LEADER_ELECTION, elect_offline_uncleanly};
+use super::topics::enables;
 use crate::error_code::ErrorCode;
-use crate::metadata::image::MetadataImage;
+use crate::metadata::image::{MetadataImage, TopicImage};
 use crate::metadata::records::MetadataRecord;
 use crate::topic_config;
 
@@ -46,7 +48,8 @@ pub fn validate_broker_config(name: &str, value: &str) -> Result<String, OpError
 
 /// Config changes for one broker (`Some(id)`) or the cluster default (`None`): `Some(value)` sets,
 /// `None` deletes. With `replace_all` (legacy AlterConfigs), every override not named is removed.
-/// All-or-nothing: one invalid change rejects the request.
+/// All-or-nothing: one invalid change rejects the request. Enabling `unclean.leader.election.enable`
+/// as the cluster default also elects leaders for offline partitions of topics without an override.
 pub fn alter_broker_configs(
     image: &MetadataImage,
     broker_id: Option<i32>,
@@ -74,6 +77,12 @@ pub fn alter_broker_configs(
             if !changes.iter().any(|(n, _)| n == name) {
                 records.push(MetadataRecord::BrokerConfig { broker_id, name: name.clone(), value: None });
             }
+        }
+    }
+    if broker_id.is_none() && enables(changes, UNCLEAN_LEADER_ELECTION) {
+        let inherits = |t: &&TopicImage| !t.configs.contains_key(UNCLEAN_LEADER_ELECTION);
+        for topic in image.topics().filter(inherits) {
+            records.extend(elect_offline_uncleanly(image, topic));
         }
     }
     Ok(records)

@@ -156,6 +156,19 @@ pub fn elect_with_returning_broker(image: &MetadataImage, broker_id: i32) -> Vec
     records
 }
 
+/// Records electing, uncleanly where needed, leaders for `topic`'s offline partitions that have an
+/// active replica: for when unclean election has just been enabled.
+pub fn elect_offline_uncleanly(image: &MetadataImage, topic: &TopicImage) -> Vec<MetadataRecord> {
+    let mut records = Vec::new();
+    for (&index, partition) in &topic.partitions {
+        if partition.leader == NO_LEADER {
+            let change = PartitionChange::new(partition).with_unclean(true);
+            records.extend(change.build(topic.topic_id, index, |r| image.is_active(r)));
+        }
+    }
+    records
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

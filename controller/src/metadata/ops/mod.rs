@@ -24,7 +24,7 @@ pub mod placement;
 pub mod producer_ids;
 pub mod topics;
 
-pub use acls::{create_acl, delete_acls, validate_acl_binding, validate_acl_filter};
+pub use acls::{AclDeletion, create_acl, delete_acls, validate_acl_binding, validate_acl_filter};
 pub use broker_configs::{alter_broker_configs, validate_broker_config};
 pub use brokers::{
     BrokerHeartbeat, BrokerRegistration, HeartbeatResponse, broker_heartbeat, controlled_shutdown,

@@ -13,6 +13,9 @@ use crate::error_code::ErrorCode;
 use crate::metadata::image::MetadataImage;
 use crate::metadata::ops::OpError;
 
+/// Most partitions one request may create (a guard against requests that would exhaust memory).
+pub const MAX_NEW_PARTITIONS: usize = 100_000;
+
 struct Candidate<'a> {
     broker_id: i32,
     rack: Option<&'a str>,
@@ -28,6 +31,12 @@ pub fn place_replicas(
     replication_factor: usize,
     start_index: usize,
 ) -> Result<Vec<Vec<i32>>, OpError> {
+    if partitions > MAX_NEW_PARTITIONS {
+        return Err(OpError::new(
+            ErrorCode::InvalidPartitions,
+            format!("at most {MAX_NEW_PARTITIONS} partitions can be created at once"),
+        ));
+    }
     let mut candidates: Vec<Candidate<'_>> = image
         .brokers()
         .filter(|b| b.is_active())
@@ -166,6 +175,10 @@ mod tests {
         let placements = place_replicas(&image, 1, 2, 0).expect("place");
         assert_eq!(placements, vec![vec![2, 1]]);
         assert_eq!(place_replicas(&image, 1, 3, 0).unwrap_err().code, ErrorCode::InvalidReplicationFactor);
+        assert_eq!(
+            place_replicas(&image, MAX_NEW_PARTITIONS + 1, 1, 0).unwrap_err().code,
+            ErrorCode::InvalidPartitions
+        );
     }
 
     #[test]

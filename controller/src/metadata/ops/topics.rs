@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use super::OpError;
+use super::election::{UNCLEAN_LEADER_ELECTION, elect_offline_uncleanly};
 use super::placement::place_replicas;
 use crate::error_code::ErrorCode;
 use crate::metadata::image::MetadataImage;
@@ -236,7 +237,8 @@ pub fn create_partitions(
 }
 
 /// Config changes for one topic: `Some(value)` sets, `None` deletes. With `replace_all` (the legacy
-/// AlterConfigs), every override not named is removed.
+/// AlterConfigs), every override not named is removed. Enabling `unclean.leader.election.enable` also
+/// elects leaders for the topic's offline partitions that have a live replica.
 pub fn alter_topic_configs(
     image: &MetadataImage,
     name: &str,
@@ -276,7 +278,15 @@ pub fn alter_topic_configs(
             }
         }
     }
+    if enables(changes, UNCLEAN_LEADER_ELECTION) {
+        records.extend(elect_offline_uncleanly(image, topic));
+    }
     Ok(records)
+}
+
+/// Whether `changes` set boolean config `name` to true.
+pub(crate) fn enables(changes: &[(String, Option<String>)], name: &str) -> bool {
+    changes.iter().any(|(n, v)| n == name && v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("true")))
 }
 
 #[cfg(test)]
@@ -353,5 +363,39 @@ mod tests {
             create_partitions(&image, "nope", 3, None).unwrap_err().code,
             ErrorCode::UnknownTopicOrPartition
         );
+    }
+
+    #[test]
+    fn enabling_unclean_election_elects_offline_partitions() {
+        let mut image = image_with_broker();
+        image.replay(&MetadataRecord::RegisterBroker {
+            broker_id: 2,
+            incarnation_id: Uuid::nil(),
+            host: "h".into(),
+            port: 9093,
+            rack: None,
+            fenced: false,
+        });
+        let topic_id = Uuid::from_u128(3);
+        image.replay(&MetadataRecord::Topic { name: "t".into(), topic_id });
+        image.replay(&MetadataRecord::Partition {
+            topic_id,
+            partition: 0,
+            replicas: vec![1, 2],
+            isr: vec![1],
+            leader: 1,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        });
+        for record in crate::metadata::ops::fence_broker(&image, 1).expect("fence") {
+            image.replay(&record);
+        }
+        assert_eq!(image.partition(topic_id, 0).map(|p| p.leader), Some(-1));
+        let change = [("unclean.leader.election.enable".to_owned(), Some("true".to_owned()))];
+        for record in alter_topic_configs(&image, "t", &change, false).expect("alter") {
+            image.replay(&record);
+        }
+        let p = image.partition(topic_id, 0).expect("p0");
+        assert_eq!((p.leader, p.isr.clone()), (2, vec![2]));
     }
 }

@@ -1,0 +1,336 @@
+//! The gRPC service brokers use (`broker_api.proto`): registration, heartbeats with session expiry and
+//! fencing, the metadata watch stream, and metadata changes.
+//!
+//! Every change is decided by the pure functions of `metadata::ops` / `request::decide` on the active
+//! controller's image, one at a time (a lock covers decide + Raft write + apply), so each decision sees
+//! the previous one. Followers refuse changes with NOT_CONTROLLER and the leader's address; any node
+//! serves the watch stream from its own applied image.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_core::Stream;
+use strom_proto::broker_api::broker_api_server::BrokerApi;
+use strom_proto::broker_api::{
+    ExecuteRequest, ExecuteResponse, HeartbeatRequest, HeartbeatResponse, RegisterBrokerRequest,
+    RegisterBrokerResponse, WatchEvent, WatchRequest, watch_event,
+};
+use tokio::sync::{broadcast, mpsc};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::error_code::ErrorCode;
+use crate::metadata::ops::{self, BrokerHeartbeat, BrokerHeartbeatTracker, BrokerRegistration, OpError};
+use crate::metadata::{MetadataImage, MetadataRecord};
+use crate::node::{Controller, ControllerError};
+use crate::request::{self, ControllerRequest};
+
+/// Kafka's NOT_CONTROLLER.
+const NOT_CONTROLLER: i32 = 41;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Settings of the broker-facing service.
+#[derive(Debug, Clone)]
+pub struct BrokerApiConfig {
+    /// The cluster id brokers must present (or adopt when they have none yet).
+    pub cluster_id: String,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced.
+    pub session_timeout_ms: i64,
+}
+
+/// Liveness of brokers as the active controller sees it; reset whenever this node becomes leader.
+struct Liveness {
+    tracker: BrokerHeartbeatTracker,
+    leader_term: Option<u64>,
+}
+
+/// The broker-facing service of one controller node.
+#[derive(Clone)]
+pub struct BrokerApiService {
+    controller: Controller,
+    config: BrokerApiConfig,
+    decide_lock: Arc<tokio::sync::Mutex<()>>,
+    liveness: Arc<Mutex<Liveness>>,
+}
+
+/// A decision that failed: either the request was refused or this node could not commit it.
+enum DecideError {
+    Refused(OpError),
+    Controller(ControllerError),
+}
+
+impl From<OpError> for DecideError {
+    fn from(e: OpError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+impl BrokerApiService {
+    /// A service over `controller`.
+    pub fn new(controller: Controller, config: BrokerApiConfig) -> Self {
+        Self {
+            controller,
+            config,
+            decide_lock: Arc::new(tokio::sync::Mutex::new(())),
+            liveness: Arc::new(Mutex::new(Liveness { tracker: BrokerHeartbeatTracker::new(), leader_term: None })),
+        }
+    }
+
+    fn leader_addr(&self) -> String {
+        self.controller.describe().leader_addr.unwrap_or_default()
+    }
+
+    /// Resets liveness when this node has just become leader: every registered unfenced broker gets a
+    /// fresh session, as Kafka's controller does after a failover.
+    fn refresh_leadership(&self, image: &MetadataImage) {
+        let term = self.controller.metrics().current_term;
+        let mut liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
+        if liveness.leader_term != Some(term) {
+            liveness.tracker = BrokerHeartbeatTracker::from_image(image, now_ms());
+            liveness.leader_term = Some(term);
+        }
+    }
+
+    /// Decides on the latest image and commits the records; returns the image offset that includes
+    /// them (for the broker to wait on) and the decision's output.
+    async fn decide<T>(
+        &self,
+        op: impl FnOnce(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), OpError>,
+    ) -> Result<(u64, T), DecideError> {
+        if !self.controller.is_leader() {
+            return Err(DecideError::Controller(ControllerError::NotLeader {
+                leader_id: None,
+                leader_addr: Some(self.leader_addr()),
+            }));
+        }
+        let _guard = self.decide_lock.lock().await;
+        self.controller.raft().ensure_linearizable().await.map_err(|e| {
+            DecideError::Controller(ControllerError::NotLeader { leader_id: None, leader_addr: Some(e.to_string()) })
+        })?;
+        let image = self.controller.image();
+        self.refresh_leadership(&image);
+        let (records, out) = op(&image)?;
+        if !records.is_empty() {
+            self.controller.write(records).await.map_err(DecideError::Controller)?;
+        }
+        Ok((self.controller.image().offset, out))
+    }
+
+    /// Fences every broker whose session expired. Runs on every node; only the leader acts.
+    pub async fn expire_sessions(&self) {
+        if !self.controller.is_leader() {
+            return;
+        }
+        let expired = {
+            let liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
+            if liveness.leader_term.is_none() {
+                Vec::new()
+            } else {
+                liveness.tracker.expired(now_ms(), self.config.session_timeout_ms)
+            }
+        };
+        for broker_id in expired {
+            let fenced = self.decide(|image| Ok((ops::fence_broker(image, broker_id)?, ()))).await;
+            match fenced {
+                Ok(_) => {
+                    tracing::warn!(broker_id, "broker session expired: fenced");
+                    self.liveness.lock().unwrap_or_else(|e| e.into_inner()).tracker.remove(broker_id);
+                }
+                Err(DecideError::Refused(e)) => tracing::warn!(broker_id, error = %e.message, "fencing refused"),
+                Err(DecideError::Controller(e)) => tracing::debug!(broker_id, error = %e, "fencing not committed"),
+            }
+        }
+    }
+
+    /// Runs [`expire_sessions`](Self::expire_sessions) every `interval` until the task is dropped.
+    pub async fn run_expiry(self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            ticker.tick().await;
+            self.expire_sessions().await;
+        }
+    }
+}
+
+fn error_parts(e: DecideError) -> (i32, String, String) {
+    match e {
+        DecideError::Refused(e) => (i32::from(e.code.code()), e.message, String::new()),
+        DecideError::Controller(ControllerError::NotLeader { leader_addr, .. }) => {
+            (NOT_CONTROLLER, "not the active controller".into(), leader_addr.unwrap_or_default())
+        }
+        DecideError::Controller(e) => (i32::from(ErrorCode::RequestTimedOut.code()), e.to_string(), String::new()),
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl BrokerApi for BrokerApiService {
+    async fn register_broker(
+        &self,
+        request: Request<RegisterBrokerRequest>,
+    ) -> Result<Response<RegisterBrokerResponse>, Status> {
+        let r = request.into_inner();
+        let incarnation_id =
+            Uuid::parse_str(&r.incarnation_id).map_err(|_| Status::invalid_argument("bad incarnation id"))?;
+        let registration = BrokerRegistration {
+            broker_id: r.broker_id,
+            incarnation_id,
+            cluster_id: if r.cluster_id.is_empty() { self.config.cluster_id.clone() } else { r.cluster_id },
+            host: r.host,
+            port: r.port,
+            rack: r.rack,
+        };
+        let now = now_ms();
+        let live = self.liveness.clone();
+        let session_timeout_ms = self.config.session_timeout_ms;
+        let outcome = self
+            .decide(|image| {
+                let previous = image.broker(registration.broker_id);
+                let restarted = previous.is_some_and(|b| b.incarnation_id != registration.incarnation_id && !b.fenced);
+                let alive = live
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .tracker
+                    .has_live_session(registration.broker_id, now, session_timeout_ms);
+                if restarted && alive {
+                    return Err(OpError {
+                        code: ErrorCode::DuplicateBrokerRegistration,
+                        message: format!("broker {} still has a live session", registration.broker_id),
+                    });
+                }
+                Ok((ops::register_broker(image, &registration, &self.config.cluster_id)?, ()))
+            })
+            .await;
+        let response = match outcome {
+            Ok((offset, ())) => {
+                self.liveness.lock().unwrap_or_else(|e| e.into_inner()).tracker.heartbeat(registration.broker_id, now);
+                tracing::info!(broker_id = registration.broker_id, "broker registered");
+                RegisterBrokerResponse {
+                    error_code: 0,
+                    error_message: String::new(),
+                    log_index: offset,
+                    cluster_id: self.config.cluster_id.clone(),
+                }
+            }
+            Err(e) => {
+                let (error_code, error_message, _) = error_parts(e);
+                RegisterBrokerResponse { error_code, error_message, log_index: 0, cluster_id: String::new() }
+            }
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
+        let r = request.into_inner();
+        let incarnation_id =
+            Uuid::parse_str(&r.incarnation_id).map_err(|_| Status::invalid_argument("bad incarnation id"))?;
+        let outcome = self
+            .decide(|image| {
+                let broker = image.broker(r.broker_id).filter(|b| b.incarnation_id == incarnation_id).ok_or_else(|| {
+                    OpError { code: ErrorCode::StaleBrokerEpoch, message: "unknown broker incarnation".into() }
+                })?;
+                let heartbeat = BrokerHeartbeat {
+                    broker_id: r.broker_id,
+                    broker_epoch: broker.broker_epoch,
+                    current_metadata_offset: r.applied_index,
+                    want_fence: false,
+                    want_shut_down: r.want_shutdown,
+                };
+                ops::broker_heartbeat(image, &heartbeat)
+            })
+            .await;
+        let response = match outcome {
+            Ok((_, state)) => {
+                self.liveness.lock().unwrap_or_else(|e| e.into_inner()).tracker.heartbeat(r.broker_id, now_ms());
+                HeartbeatResponse { error_code: 0, fenced: state.is_fenced, shutdown_ready: state.should_shut_down }
+            }
+            Err(e) => {
+                let (error_code, _, _) = error_parts(e);
+                HeartbeatResponse { error_code, fenced: true, shutdown_ready: false }
+            }
+        };
+        Ok(Response::new(response))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let from_index = request.into_inner().from_index;
+        let controller = self.controller.clone();
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            let mut batches = controller.subscribe();
+            let mut current = from_index;
+            let (image, index) = controller.snapshot();
+            if index != current {
+                if tx.send(snapshot_event(&image, index)).await.is_err() {
+                    return;
+                }
+                current = index;
+            }
+            loop {
+                let event = match batches.recv().await {
+                    Ok((index, _)) if index <= current => continue,
+                    Ok((index, records)) if index == current + 1 => records_event(index, &records),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let (image, index) = controller.snapshot();
+                        if index <= current {
+                            continue;
+                        }
+                        snapshot_event(&image, index)
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                current = match &event {
+                    Ok(e) => e.log_index,
+                    Err(_) => current,
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream_from(rx))))
+    }
+
+    async fn execute(&self, request: Request<ExecuteRequest>) -> Result<Response<ExecuteResponse>, Status> {
+        let body = request.into_inner().request_json;
+        let change: ControllerRequest =
+            serde_json::from_slice(&body).map_err(|e| Status::invalid_argument(format!("bad request: {e}")))?;
+        let outcome = self.decide(|image| request::decide(image, &change, Uuid::new_v4())).await;
+        let response = match outcome {
+            Ok((offset, reply)) => ExecuteResponse {
+                error_code: 0,
+                error_message: String::new(),
+                reply_json: serde_json::to_vec(&reply).map_err(|e| Status::internal(e.to_string()))?,
+                log_index: offset,
+                leader_addr: String::new(),
+            },
+            Err(e) => {
+                let (error_code, error_message, leader_addr) = error_parts(e);
+                ExecuteResponse { error_code, error_message, reply_json: Vec::new(), log_index: 0, leader_addr }
+            }
+        };
+        Ok(Response::new(response))
+    }
+}
+
+fn snapshot_event(image: &MetadataImage, index: u64) -> Result<WatchEvent, Status> {
+    let json = serde_json::to_vec(image).map_err(|e| Status::internal(e.to_string()))?;
+    Ok(WatchEvent { log_index: index, event: Some(watch_event::Event::SnapshotJson(json)) })
+}
+
+fn records_event(index: u64, records: &[MetadataRecord]) -> Result<WatchEvent, Status> {
+    let json = serde_json::to_vec(records).map_err(|e| Status::internal(e.to_string()))?;
+    Ok(WatchEvent { log_index: index, event: Some(watch_event::Event::RecordsJson(json)) })
+}
+
+/// Adapts an mpsc receiver to a `Stream`.
+fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl Stream<Item = T> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
