@@ -127,6 +127,9 @@ fn open_single_node(
     Ok((MetadataSource::Local(metadata), cluster_id))
 }
 
+/// How long a stopping broker waits for the controller to move its leaderships away.
+pub const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a starting broker waits for the quorum.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -220,9 +223,33 @@ impl BrokerHandle {
         self.kafka_addr
     }
 
-    /// Stops accepting connections and background work, then flushes every partition log and records
-    /// its recovery point. When this returns, every acknowledged record is on disk.
+    /// Stops the broker like a crash would (tests): background tasks and the listener are aborted,
+    /// nothing is flushed, and the controllers are not told (its session expires).
+    pub async fn kill(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Stops the broker cleanly. In cluster mode it first asks the active controller for a controlled
+    /// shutdown (its leaderships move to other in-sync replicas; at most
+    /// [`CONTROLLED_SHUTDOWN_TIMEOUT`]). Then it stops accepting connections and background work, and
+    /// flushes every partition log and records its recovery point. When this returns, every
+    /// acknowledged record is on disk.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
+        if let MetadataSource::Cluster(cluster) = &self.state.metadata {
+            let deadline = tokio::time::Instant::now() + CONTROLLED_SHUTDOWN_TIMEOUT;
+            while tokio::time::Instant::now() < deadline {
+                if cluster.heartbeat(true).await == Some(true) {
+                    tracing::info!("controlled shutdown complete");
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;

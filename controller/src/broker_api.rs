@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_core::Stream;
+use futures::Stream;
 use strom_proto::broker_api::broker_api_server::BrokerApi;
 use strom_proto::broker_api::{
     ExecuteRequest, ExecuteResponse, HeartbeatRequest, HeartbeatResponse, RegisterBrokerRequest,
@@ -26,8 +26,11 @@ use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::node::{Controller, ControllerError};
 use crate::request::{self, ControllerRequest};
 
+/// How long a new leader may take to apply its first entry before a decision gives up.
+const OWN_TERM_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Kafka's NOT_CONTROLLER.
-const NOT_CONTROLLER: i32 = 41;
+const NOT_CONTROLLER: i32 = ErrorCode::NotController as i32;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -55,6 +58,8 @@ pub struct BrokerApiService {
     config: BrokerApiConfig,
     decide_lock: Arc<tokio::sync::Mutex<()>>,
     liveness: Arc<Mutex<Liveness>>,
+    /// Flips to true when the node stops: open watch streams end so brokers move to another node.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// A decision that failed: either the request was refused or this node could not commit it.
@@ -76,8 +81,17 @@ impl BrokerApiService {
             controller,
             config,
             decide_lock: Arc::new(tokio::sync::Mutex::new(())),
-            liveness: Arc::new(Mutex::new(Liveness { tracker: BrokerHeartbeatTracker::new(), leader_term: None })),
+            liveness: Arc::new(Mutex::new(Liveness {
+                tracker: BrokerHeartbeatTracker::new(),
+                leader_term: None,
+            })),
+            stopping: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Ends every open watch stream (the node is stopping).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
     }
 
     fn leader_addr(&self) -> String {
@@ -108,16 +122,41 @@ impl BrokerApiService {
             }));
         }
         let _guard = self.decide_lock.lock().await;
-        self.controller.raft().ensure_linearizable().await.map_err(|e| {
-            DecideError::Controller(ControllerError::NotLeader { leader_id: None, leader_addr: Some(e.to_string()) })
-        })?;
+        self.wait_own_term_applied().await.map_err(DecideError::Controller)?;
         let image = self.controller.image();
         self.refresh_leadership(&image);
         let (records, out) = op(&image)?;
         if !records.is_empty() {
-            self.controller.write(records).await.map_err(DecideError::Controller)?;
+            self.controller.write(records).await.map_err(|e| {
+                tracing::debug!(error = %e, "metadata write not committed");
+                DecideError::Controller(e)
+            })?;
         }
         Ok((self.controller.image().offset, out))
+    }
+
+    /// Waits until this leader has applied an entry of its own term (the blank entry every new leader
+    /// commits): from then on its image holds every record committed by earlier leaders, so decisions
+    /// never see a stale image after a failover.
+    async fn wait_own_term_applied(&self) -> Result<(), ControllerError> {
+        let mut applied = self.controller.watch_applied();
+        let deadline = tokio::time::Instant::now() + OWN_TERM_TIMEOUT;
+        loop {
+            let metrics = self.controller.metrics();
+            let own_term = metrics.last_applied.is_some_and(|id| id.leader_id.term == metrics.current_term);
+            if own_term {
+                return Ok(());
+            }
+            if !self.controller.is_leader() {
+                return Err(ControllerError::NotLeader {
+                    leader_id: None,
+                    leader_addr: Some(self.leader_addr()),
+                });
+            }
+            if tokio::time::timeout_at(deadline, applied.changed()).await.is_err() {
+                return Err(ControllerError::NoQuorum { waited_ms: OWN_TERM_TIMEOUT.as_millis() as u64 });
+            }
+        }
     }
 
     /// Fences every broker whose session expired. Runs on every node; only the leader acts.
@@ -140,8 +179,12 @@ impl BrokerApiService {
                     tracing::warn!(broker_id, "broker session expired: fenced");
                     self.liveness.lock().unwrap_or_else(|e| e.into_inner()).tracker.remove(broker_id);
                 }
-                Err(DecideError::Refused(e)) => tracing::warn!(broker_id, error = %e.message, "fencing refused"),
-                Err(DecideError::Controller(e)) => tracing::debug!(broker_id, error = %e, "fencing not committed"),
+                Err(DecideError::Refused(e)) => {
+                    tracing::warn!(broker_id, error = %e.message, "fencing refused")
+                }
+                Err(DecideError::Controller(e)) => {
+                    tracing::debug!(broker_id, error = %e, "fencing not committed")
+                }
             }
         }
     }
@@ -162,7 +205,9 @@ fn error_parts(e: DecideError) -> (i32, String, String) {
         DecideError::Controller(ControllerError::NotLeader { leader_addr, .. }) => {
             (NOT_CONTROLLER, "not the active controller".into(), leader_addr.unwrap_or_default())
         }
-        DecideError::Controller(e) => (i32::from(ErrorCode::RequestTimedOut.code()), e.to_string(), String::new()),
+        DecideError::Controller(e) => {
+            (i32::from(ErrorCode::RequestTimedOut.code()), e.to_string(), String::new())
+        }
     }
 }
 
@@ -191,12 +236,13 @@ impl BrokerApi for BrokerApiService {
         let outcome = self
             .decide(|image| {
                 let previous = image.broker(registration.broker_id);
-                let restarted = previous.is_some_and(|b| b.incarnation_id != registration.incarnation_id && !b.fenced);
-                let alive = live
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .tracker
-                    .has_live_session(registration.broker_id, now, session_timeout_ms);
+                let restarted =
+                    previous.is_some_and(|b| b.incarnation_id != registration.incarnation_id && !b.fenced);
+                let alive = live.lock().unwrap_or_else(|e| e.into_inner()).tracker.has_live_session(
+                    registration.broker_id,
+                    now,
+                    session_timeout_ms,
+                );
                 if restarted && alive {
                     return Err(OpError {
                         code: ErrorCode::DuplicateBrokerRegistration,
@@ -208,7 +254,11 @@ impl BrokerApi for BrokerApiService {
             .await;
         let response = match outcome {
             Ok((offset, ())) => {
-                self.liveness.lock().unwrap_or_else(|e| e.into_inner()).tracker.heartbeat(registration.broker_id, now);
+                self.liveness
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .tracker
+                    .heartbeat(registration.broker_id, now);
                 tracing::info!(broker_id = registration.broker_id, "broker registered");
                 RegisterBrokerResponse {
                     error_code: 0,
@@ -225,15 +275,22 @@ impl BrokerApi for BrokerApiService {
         Ok(Response::new(response))
     }
 
-    async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
         let r = request.into_inner();
         let incarnation_id =
             Uuid::parse_str(&r.incarnation_id).map_err(|_| Status::invalid_argument("bad incarnation id"))?;
         let outcome = self
             .decide(|image| {
-                let broker = image.broker(r.broker_id).filter(|b| b.incarnation_id == incarnation_id).ok_or_else(|| {
-                    OpError { code: ErrorCode::StaleBrokerEpoch, message: "unknown broker incarnation".into() }
-                })?;
+                let broker = image
+                    .broker(r.broker_id)
+                    .filter(|b| b.incarnation_id == incarnation_id)
+                    .ok_or_else(|| OpError {
+                        code: ErrorCode::StaleBrokerEpoch,
+                        message: "unknown broker incarnation".into(),
+                    })?;
                 let heartbeat = BrokerHeartbeat {
                     broker_id: r.broker_id,
                     broker_epoch: broker.broker_epoch,
@@ -246,8 +303,16 @@ impl BrokerApi for BrokerApiService {
             .await;
         let response = match outcome {
             Ok((_, state)) => {
-                self.liveness.lock().unwrap_or_else(|e| e.into_inner()).tracker.heartbeat(r.broker_id, now_ms());
-                HeartbeatResponse { error_code: 0, fenced: state.is_fenced, shutdown_ready: state.should_shut_down }
+                self.liveness
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .tracker
+                    .heartbeat(r.broker_id, now_ms());
+                HeartbeatResponse {
+                    error_code: 0,
+                    fenced: state.is_fenced,
+                    shutdown_ready: state.should_shut_down,
+                }
             }
             Err(e) => {
                 let (error_code, _, _) = error_parts(e);
@@ -262,6 +327,7 @@ impl BrokerApi for BrokerApiService {
     async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
         let from_index = request.into_inner().from_index;
         let controller = self.controller.clone();
+        let mut stopping = self.stopping.subscribe();
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             let mut batches = controller.subscribe();
@@ -274,7 +340,11 @@ impl BrokerApi for BrokerApiService {
                 current = index;
             }
             loop {
-                let event = match batches.recv().await {
+                let received = tokio::select! {
+                    received = batches.recv() => received,
+                    _ = stopping.wait_for(|stop| *stop) => return,
+                };
+                let event = match received {
                     Ok((index, _)) if index <= current => continue,
                     Ok((index, records)) if index == current + 1 => records_event(index, &records),
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -300,8 +370,8 @@ impl BrokerApi for BrokerApiService {
 
     async fn execute(&self, request: Request<ExecuteRequest>) -> Result<Response<ExecuteResponse>, Status> {
         let body = request.into_inner().request_json;
-        let change: ControllerRequest =
-            serde_json::from_slice(&body).map_err(|e| Status::invalid_argument(format!("bad request: {e}")))?;
+        let change: ControllerRequest = serde_json::from_slice(&body)
+            .map_err(|e| Status::invalid_argument(format!("bad request: {e}")))?;
         let outcome = self.decide(|image| request::decide(image, &change, Uuid::new_v4())).await;
         let response = match outcome {
             Ok((offset, reply)) => ExecuteResponse {
@@ -313,7 +383,13 @@ impl BrokerApi for BrokerApiService {
             },
             Err(e) => {
                 let (error_code, error_message, leader_addr) = error_parts(e);
-                ExecuteResponse { error_code, error_message, reply_json: Vec::new(), log_index: 0, leader_addr }
+                ExecuteResponse {
+                    error_code,
+                    error_message,
+                    reply_json: Vec::new(),
+                    log_index: 0,
+                    leader_addr,
+                }
             }
         };
         Ok(Response::new(response))
@@ -332,5 +408,5 @@ fn records_event(index: u64, records: &[MetadataRecord]) -> Result<WatchEvent, S
 
 /// Adapts an mpsc receiver to a `Stream`.
 fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl Stream<Item = T> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -7,6 +7,7 @@
 //! Brokers depend on this crate for the records, the image and topic-config rules; they never write
 //! records themselves except through the store that commits them.
 
+pub mod broker_api;
 pub mod error_code;
 pub mod metadata;
 pub mod node;

@@ -21,11 +21,13 @@ use std::time::{Duration, Instant};
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, ChangeMembers, RaftMetrics, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
+use strom_proto::broker_api::broker_api_server::BrokerApiServer;
 use strom_proto::controller::controller_admin_server::ControllerAdminServer;
 use strom_proto::raft::raft_service_server::RaftServiceServer;
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::broker_api::{BrokerApiConfig, BrokerApiService};
 use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::raft::admin_service::AdminService;
 use crate::raft::service::RaftServiceImpl;
@@ -35,6 +37,12 @@ use crate::raft::{
 
 /// How long `start` retries opening a sled database still locked by a node that is shutting down.
 const OPEN_RETRY: Duration = Duration::from_secs(10);
+
+/// How long a stopping controller lets in-flight gRPC calls finish.
+const SERVER_DRAIN: Duration = Duration::from_millis(500);
+
+/// How often the active controller looks for expired broker sessions.
+const SESSION_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Largest gRPC message a controller accepts (snapshot chunks, big append batches).
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -67,6 +75,10 @@ pub struct ControllerConfig {
     pub write_timeout_ms: u64,
     /// sled page cache size in bytes.
     pub cache_capacity_bytes: u64,
+    /// The cluster id brokers must present (`cluster.id`, as `kafka-storage format` sets it).
+    pub cluster_id: String,
+    /// `broker.session.timeout.ms`: a broker without heartbeats this long is fenced.
+    pub broker_session_timeout_ms: u64,
 }
 
 impl Default for ControllerConfig {
@@ -76,13 +88,15 @@ impl Default for ControllerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9093)),
             data_dir: PathBuf::from("data/controller"),
             voters: BTreeMap::new(),
-            heartbeat_interval_ms: 100,
-            election_timeout_min_ms: 300,
-            election_timeout_max_ms: 600,
+            heartbeat_interval_ms: 50,
+            election_timeout_min_ms: 200,
+            election_timeout_max_ms: 400,
             snapshot_every_logs: 10_000,
             max_logs_kept_after_purge: 1_000,
             write_timeout_ms: 2_000,
             cache_capacity_bytes: 64 * 1024 * 1024,
+            cluster_id: "strom-cluster".into(),
+            broker_session_timeout_ms: 9_000,
         }
     }
 }
@@ -357,6 +371,11 @@ impl Controller {
         self.applied.image()
     }
 
+    /// The image and the log index it reflects, read atomically (for watch streams).
+    pub fn snapshot(&self) -> (Arc<MetadataImage>, u64) {
+        self.applied.snapshot()
+    }
+
     /// Every applied log entry from now on: `(log index, records)`, consecutive indexes; a gap or
     /// `Lagged` means a snapshot was installed or the receiver fell behind: re-read [`Self::image`].
     pub fn subscribe(&self) -> broadcast::Receiver<AppliedBatch> {
@@ -473,6 +492,8 @@ pub struct ControllerHandle {
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     stop_server: oneshot::Sender<()>,
     db: sled::Db,
+    expiry: JoinHandle<()>,
+    broker_api: BrokerApiService,
 }
 
 impl Deref for ControllerHandle {
@@ -492,15 +513,22 @@ impl ControllerHandle {
     /// Stops Raft and the gRPC server and flushes the store. The data directory can be reopened
     /// (by `ControllerNode::start`) once this returns.
     pub async fn shutdown(self) -> Result<(), ControllerError> {
-        let Self { controller, server, stop_server, db } = self;
+        let Self { controller, server, stop_server, db, expiry, broker_api } = self;
+        expiry.abort();
+        broker_api.stop();
         let _ = stop_server.send(());
         let raft_result = controller.raft.shutdown().await;
         if let Err(err) = raft_result {
             tracing::warn!(%err, "Raft core did not stop cleanly");
         }
-        match server.await {
-            Ok(result) => result?,
-            Err(err) => tracing::warn!(%err, "controller gRPC server task failed"),
+        // Graceful shutdown waits for open streams (brokers' watch streams never end by themselves):
+        // give in-flight calls a moment, then drop the connections.
+        let abort = server.abort_handle();
+        match tokio::time::timeout(SERVER_DRAIN, server).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(err)) if err.is_cancelled() => {}
+            Ok(Err(err)) => tracing::warn!(%err, "controller gRPC server task failed"),
+            Err(_) => abort.abort(),
         }
         db.flush_async().await?;
         tracing::info!(node_id = controller.node_id, "controller stopped");
@@ -550,6 +578,14 @@ impl ControllerNode {
             election_timeout_max: Duration::from_millis(config.election_timeout_max_ms),
         };
 
+        let broker_api = BrokerApiService::new(
+            controller.clone(),
+            BrokerApiConfig {
+                cluster_id: config.cluster_id.clone(),
+                session_timeout_ms: i64::try_from(config.broker_session_timeout_ms).unwrap_or(i64::MAX),
+            },
+        );
+        let expiry = tokio::spawn(broker_api.clone().run_expiry(SESSION_CHECK_INTERVAL));
         let (stop_server, stop_rx) = oneshot::channel();
         let router = tonic::transport::Server::builder()
             .add_service(
@@ -559,6 +595,11 @@ impl ControllerNode {
             )
             .add_service(
                 ControllerAdminServer::new(AdminService::new(controller.clone()))
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                BrokerApiServer::new(broker_api.clone())
                     .max_decoding_message_size(MAX_MESSAGE_BYTES)
                     .max_encoding_message_size(MAX_MESSAGE_BYTES),
             );
@@ -573,7 +614,7 @@ impl ControllerNode {
             controller.initialize(&config.voters).await?;
         }
         tracing::info!(node_id = config.node_id, %addr, fresh, "controller started");
-        Ok(ControllerHandle { controller, server, stop_server, db })
+        Ok(ControllerHandle { controller, server, stop_server, db, expiry, broker_api })
     }
 }
 
@@ -611,7 +652,7 @@ mod tests {
             toml::from_str("node_id = 3\n[voters]\n3 = \"h:1\"\n").expect("partial config");
         assert_eq!(partial.node_id, 3);
         assert_eq!(partial.voters.get(&3).map(String::as_str), Some("h:1"));
-        assert_eq!(partial.heartbeat_interval_ms, 100);
+        assert_eq!(partial.heartbeat_interval_ms, ControllerConfig::default().heartbeat_interval_ms);
         assert!(parse_voters("1").is_err());
         assert!(parse_voters("x=h:1").is_err());
     }

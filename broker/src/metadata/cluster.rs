@@ -21,9 +21,11 @@ use crate::error_code::ErrorCode;
 use crate::metadata::ops::OpError;
 
 /// Kafka's NOT_CONTROLLER code, returned by a controller that is not the leader.
-const NOT_CONTROLLER: i32 = 41;
+const NOT_CONTROLLER: i32 = ErrorCode::NotController as i32;
 /// How long a metadata change may take before the client gets REQUEST_TIMED_OUT.
 const EXECUTE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a change may wait for the watch stream before the broker follows another controller.
+const STALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause before retrying another controller after a failure.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -56,6 +58,9 @@ pub struct ClusterMetadata {
     /// Records applied (`MetadataImage::offset`): what changes and registrations wait for.
     applied: watch::Sender<u64>,
     fenced: watch::Sender<bool>,
+    /// Asks the follower to drop its stream and resume at another controller (the one it follows
+    /// stopped delivering what the leader committed).
+    resubscribe: tokio::sync::Notify,
 }
 
 fn op_error(code: ErrorCode, message: impl Into<String>) -> OpError {
@@ -74,6 +79,7 @@ impl ClusterMetadata {
             watch_index: std::sync::atomic::AtomicU64::new(0),
             applied: watch::channel(0).0,
             fenced: watch::channel(true).0,
+            resubscribe: tokio::sync::Notify::new(),
         }
     }
 
@@ -160,17 +166,23 @@ impl ClusterMetadata {
         }
     }
 
-    /// Waits until the image has applied `index`.
-    async fn wait_applied(&self, index: u64, deadline: tokio::time::Instant) -> Result<(), OpError> {
+    /// Waits until the image has applied metadata offset `offset`. If the stream it follows does not
+    /// deliver it within [`STALL_TIMEOUT`], the follower moves to another controller.
+    async fn wait_applied(&self, offset: u64, deadline: tokio::time::Instant) -> Result<(), OpError> {
         let mut applied = self.applied.subscribe();
-        let reached = tokio::time::timeout_at(deadline, applied.wait_for(|a| *a >= index)).await;
-        match reached {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(op_error(
-                ErrorCode::RequestTimedOut,
-                format!("metadata index {index} not applied in time"),
-            )),
+        loop {
+            let stall = (tokio::time::Instant::now() + STALL_TIMEOUT).min(deadline);
+            match tokio::time::timeout_at(stall, applied.wait_for(|a| *a >= offset)).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(_)) => break,
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tracing::info!(offset, "metadata stream stalled; switching controller");
+                    self.resubscribe.notify_one();
+                }
+                Err(_) => break,
+            }
         }
+        Err(op_error(ErrorCode::RequestTimedOut, format!("metadata offset {offset} not applied in time")))
     }
 
     /// Sends a change to the active controller; returns once this broker's image has applied it.
@@ -189,6 +201,7 @@ impl ClusterMetadata {
                     }
                 };
                 if response.error_code == NOT_CONTROLLER {
+                    tracing::debug!(controller = %addr, leader = %response.leader_addr, "not the active controller");
                     let leader = (!response.leader_addr.is_empty()).then_some(response.leader_addr);
                     self.set_leader_hint(leader);
                     continue;
@@ -283,6 +296,7 @@ impl ClusterMetadata {
                 loop {
                     let message = tokio::select! {
                         m = stream.message() => m,
+                        _ = self.resubscribe.notified() => break,
                         _ = shutdown.changed() => return,
                     };
                     let Ok(Some(event)) = message else { break };

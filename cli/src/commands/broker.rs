@@ -162,6 +162,8 @@ mod tests {
             advertised_host: Some("kafka.local".into()),
             advertised_port: None,
             data_dir: Some(PathBuf::from("/tmp/x")),
+            controllers: Some(vec!["127.0.0.1:9093".into(), "127.0.0.1:9094".into()]),
+            heartbeat_interval_ms: Some(250),
         };
         let config = args.to_config()?;
         assert_eq!(config.node_id, 7);
@@ -169,6 +171,8 @@ mod tests {
         assert_eq!(config.advertised_host.as_deref(), Some("kafka.local"));
         assert_eq!(config.advertised_port, None);
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.controllers, vec!["127.0.0.1:9093".to_string(), "127.0.0.1:9094".to_string()]);
+        assert_eq!(config.broker_heartbeat_interval_ms, 250);
         Ok(())
     }
 }

@@ -36,6 +36,8 @@ pub type AppliedBatch = (u64, Vec<MetadataRecord>);
 #[derive(Debug)]
 pub struct AppliedImage {
     image: RwLock<Arc<MetadataImage>>,
+    /// Log index the image reflects; written only under the image's write lock.
+    image_index: std::sync::atomic::AtomicU64,
     applied_tx: watch::Sender<u64>,
     batches_tx: broadcast::Sender<AppliedBatch>,
 }
@@ -44,6 +46,7 @@ impl AppliedImage {
     fn new() -> Self {
         Self {
             image: RwLock::new(Arc::new(MetadataImage::default())),
+            image_index: std::sync::atomic::AtomicU64::new(0),
             applied_tx: watch::channel(0).0,
             batches_tx: broadcast::channel(BROADCAST_CAPACITY).0,
         }
@@ -69,8 +72,17 @@ impl AppliedImage {
         self.batches_tx.subscribe()
     }
 
+    /// The image together with the log index it reflects, read atomically.
+    pub fn snapshot(&self) -> (Arc<MetadataImage>, u64) {
+        let guard = self.image.read().unwrap_or_else(|poison| poison.into_inner());
+        (Arc::clone(&guard), self.image_index.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     fn replace(&self, image: MetadataImage, applied_index: u64) {
-        *self.image.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(image);
+        let mut guard = self.image.write().unwrap_or_else(|poison| poison.into_inner());
+        *guard = Arc::new(image);
+        self.image_index.store(applied_index, std::sync::atomic::Ordering::SeqCst);
+        drop(guard);
         self.applied_tx.send_replace(applied_index);
     }
 }
@@ -212,6 +224,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     }
                 };
                 applied.push((entry.log_id.index, records));
+            }
+            if let Some(last) = self.last_applied {
+                self.applied.image_index.store(last.index, std::sync::atomic::Ordering::SeqCst);
             }
         }
         let responses = applied.iter().map(|(index, _)| *index).collect();

@@ -1,0 +1,175 @@
+//! Brokers in cluster mode against an in-process controller quorum (real gRPC and Kafka sockets on
+//! 127.0.0.1:0, temp dirs): registration, metadata followed from the watch stream, admin requests
+//! forwarded to the active controller from any broker, fencing on session expiry, and a controller
+//! failover under admin load.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use strom_broker::{Broker, BrokerConfig, BrokerHandle};
+use strom_controller::{ControllerConfig, ControllerHandle, ControllerNode};
+use support::KafkaConn;
+use tempfile::TempDir;
+
+#[global_allocator]
+static GLOBAL: strom_broker::alloc::ReservingAllocator = strom_broker::alloc::ReservingAllocator;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+async fn poll<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+struct Cluster {
+    _dirs: Vec<TempDir>,
+    controllers: BTreeMap<u64, ControllerHandle>,
+    controller_addrs: Vec<String>,
+    brokers: BTreeMap<i32, BrokerHandle>,
+}
+
+async fn start_cluster(controllers: u64, brokers: i32) -> Cluster {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut dirs = Vec::new();
+    let mut nodes = BTreeMap::new();
+    for id in 1..=controllers {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = ControllerConfig {
+            node_id: id,
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().to_path_buf(),
+            cluster_id: "test-cluster".into(),
+            broker_session_timeout_ms: 1_500,
+            ..ControllerConfig::default()
+        };
+        nodes.insert(id, ControllerNode::start(config).await.expect("controller"));
+        dirs.push(dir);
+    }
+    let voters: BTreeMap<u64, String> = nodes.iter().map(|(id, n)| (*id, n.addr().to_string())).collect();
+    nodes[&1].initialize(&voters).await.expect("initialize");
+    let controller_addrs: Vec<String> = voters.values().cloned().collect();
+    let mut handles = BTreeMap::new();
+    for id in 1..=brokers {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = BrokerConfig {
+            node_id: id,
+            listener: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().to_path_buf(),
+            controllers: controller_addrs.clone(),
+            broker_heartbeat_interval_ms: 100,
+            ..BrokerConfig::default()
+        };
+        handles.insert(id, Broker::start(config).await.expect("broker"));
+        dirs.push(dir);
+    }
+    Cluster { _dirs: dirs, controllers: nodes, controller_addrs, brokers: handles }
+}
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+async fn create_topic(conn: &mut KafkaConn, topic: &str, partitions: i32) -> i16 {
+    let request = CreateTopicsRequest::default().with_timeout_ms(10_000).with_topics(vec![
+        CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1),
+    ]);
+    let ResponseKind::CreateTopics(response) =
+        conn.send(ApiKey::CreateTopics, 7, &RequestKind::CreateTopics(request)).await
+    else {
+        panic!("wrong response");
+    };
+    response.topics[0].error_code
+}
+
+async fn metadata(conn: &mut KafkaConn, topic: &str) -> MetadataResponse {
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name(topic)))]))
+        .with_allow_auto_topic_creation(false);
+    let ResponseKind::Metadata(response) =
+        conn.send(ApiKey::Metadata, 12, &RequestKind::Metadata(request)).await
+    else {
+        panic!("wrong response");
+    };
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn brokers_follow_the_quorum_and_forward_admin_requests() {
+    let cluster = start_cluster(3, 2).await;
+    let mut b1 = KafkaConn::connect(cluster.brokers[&1].kafka_addr()).await;
+    let mut b2 = KafkaConn::connect(cluster.brokers[&2].kafka_addr()).await;
+
+    // Both brokers registered and visible to clients through either broker.
+    let all = metadata(&mut b2, "none").await;
+    assert_eq!(all.brokers.len(), 2, "{all:?}");
+    assert!(!cluster.controller_addrs.is_empty());
+
+    // CreateTopics on broker 1 is decided by the active controller; broker 2 knows the topic when the
+    // response arrives on broker 1 (brokers wait for their own image), or shortly after.
+    assert_eq!(create_topic(&mut b1, "orders", 4).await, 0);
+    assert_eq!(
+        create_topic(&mut b2, "orders", 4).await,
+        ErrorCodeTopicAlreadyExists,
+        "duplicate via the other broker"
+    );
+    let response = poll("broker 2 to see the topic", async || {
+        let r = metadata(&mut b2, "orders").await;
+        (r.topics[0].error_code == 0 && r.topics[0].partitions.len() == 4).then_some(r)
+    })
+    .await;
+    let leaders: Vec<i32> = response.topics[0].partitions.iter().map(|p| p.leader_id.0).collect();
+    assert!(leaders.contains(&1) && leaders.contains(&2), "leaders spread over both brokers: {leaders:?}");
+
+    // Fail over the controller leader; admin requests keep working through the new one.
+    let leader = poll("a controller leader", async || {
+        cluster.controllers.iter().find(|(_, n)| n.is_leader()).map(|(id, _)| *id)
+    })
+    .await;
+    let mut controllers = cluster.controllers;
+    controllers.remove(&leader).expect("leader").shutdown().await.expect("shutdown");
+    assert_eq!(create_topic(&mut b2, "after-failover", 2).await, 0);
+    poll("broker 1 to see the new topic", async || {
+        let r = metadata(&mut b1, "after-failover").await;
+        (r.topics[0].error_code == 0).then_some(())
+    })
+    .await;
+
+    // Broker 2 stops without a controlled shutdown: once its session expires it is fenced and its
+    // partitions (replication factor 1) go offline, as the image served by broker 1 shows.
+    let mut brokers = cluster.brokers;
+    let b2_handle = brokers.remove(&2).expect("broker 2");
+    b2_handle.kill().await;
+    poll("broker 2's partitions to lose their leader", async || {
+        let r = metadata(&mut b1, "orders").await;
+        let offline = r.topics[0].partitions.iter().filter(|p| p.leader_id.0 == -1).count();
+        (offline > 0 && r.topics[0].partitions.iter().all(|p| p.leader_id.0 != 2)).then_some(())
+    })
+    .await;
+    for (_, broker) in brokers {
+        broker.shutdown().await.expect("broker shutdown");
+    }
+    for (_, controller) in controllers {
+        controller.shutdown().await.expect("controller shutdown");
+    }
+}
+
+#[allow(non_upper_case_globals)]
+const ErrorCodeTopicAlreadyExists: i16 = 36;
