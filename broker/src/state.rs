@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::metadata::cluster::ClusterMetadata;
 use crate::metadata::ops::OpError;
 use crate::metadata::{MetadataImage, MetadataRecord, MetadataStore};
+use crate::partition::Partition;
 use crate::replica_manager::ReplicaManager;
 
 /// Producer ids reserved per metadata record.
@@ -97,6 +98,21 @@ impl BrokerState {
             .apply_image(&image, self.clock.now_ms())
             .map_err(|e| OpError { code: ErrorCode::UnknownServerError, message: e.to_string() })?;
         Ok(out)
+    }
+
+    /// The partition this broker leads, or the error a client should see: UNKNOWN_TOPIC_OR_PARTITION
+    /// when the image has no such partition, NOT_LEADER_OR_FOLLOWER when another broker leads it (or
+    /// nobody does), so clients refresh their metadata.
+    pub fn leader_partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
+        let image = self.image();
+        let partition = image
+            .topic(topic)
+            .and_then(|t| t.partitions.get(&index))
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if partition.leader != self.config.node_id {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        self.replicas.get(topic, index).ok_or(ErrorCode::NotLeaderOrFollower)
     }
 
     /// Asks the controller for a metadata change and returns once this broker's image reflects it

@@ -6,7 +6,6 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
-use crate::error_code::ErrorCode;
 use crate::state::BrokerState;
 
 /// Handles a DeleteRecords request.
@@ -21,10 +20,9 @@ pub fn handle(state: &BrokerState, request: DeleteRecordsRequest) -> DeleteRecor
                 .map(|p| {
                     let result =
                         DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-                    let outcome = match state.replicas.get(topic.name.0.as_str(), p.partition_index) {
-                        None => Err(ErrorCode::UnknownTopicOrPartition),
-                        Some(partition) => partition.delete_records_before(p.offset),
-                    };
+                    let outcome = state
+                        .leader_partition(topic.name.0.as_str(), p.partition_index)
+                        .and_then(|partition| partition.delete_records_before(p.offset));
                     match outcome {
                         Ok(low_watermark) => result.with_low_watermark(low_watermark),
                         Err(code) => result.with_error_code(code.code()).with_low_watermark(-1),

@@ -45,10 +45,13 @@ fn read_all(
     for (name, partitions) in topics {
         let mut datas = Vec::with_capacity(partitions.len());
         for p in partitions {
-            let Some(partition) = state.replicas.get(name.0.as_str(), p.partition) else {
-                any_error = true;
-                datas.push(error_data(p.partition, ErrorCode::UnknownTopicOrPartition));
-                continue;
+            let partition = match state.leader_partition(name.0.as_str(), p.partition) {
+                Ok(partition) => partition,
+                Err(code) => {
+                    any_error = true;
+                    datas.push(error_data(p.partition, code));
+                    continue;
+                }
             };
             if let Err(code) = check_leader_epoch(p.current_leader_epoch, partition.leader_epoch()) {
                 any_error = true;

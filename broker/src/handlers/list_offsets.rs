@@ -40,14 +40,13 @@ pub fn handle(state: &BrokerState, ctx: &RequestContext, request: ListOffsetsReq
                 .map(|p| {
                     let response =
                         ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                    let result = match state.replicas.get(topic.name.0.as_str(), p.partition_index) {
-                        None => Err(ErrorCode::UnknownTopicOrPartition),
-                        Some(partition) => {
+                    let result = state.leader_partition(topic.name.0.as_str(), p.partition_index).and_then(
+                        |partition| {
                             check_leader_epoch(p.current_leader_epoch, partition.leader_epoch())
                                 .and_then(|()| lookup(&partition, p.timestamp))
                                 .map(|found| (found, partition.leader_epoch()))
-                        }
-                    };
+                        },
+                    );
                     match result {
                         Ok(((timestamp, offset), epoch)) => {
                             let response = response.with_timestamp(timestamp).with_offset(offset);

@@ -7,7 +7,6 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::fetch::check_leader_epoch;
-use crate::error_code::ErrorCode;
 use crate::state::BrokerState;
 
 /// Handles an OffsetForLeaderEpoch request.
@@ -21,13 +20,11 @@ pub fn handle(state: &BrokerState, request: OffsetForLeaderEpochRequest) -> Offs
                 .into_iter()
                 .map(|p| {
                     let response = EpochEndOffset::default().with_partition(p.partition);
-                    let result = match state.replicas.get(topic.topic.0.as_str(), p.partition) {
-                        None => Err(ErrorCode::UnknownTopicOrPartition),
-                        Some(partition) => {
+                    let result =
+                        state.leader_partition(topic.topic.0.as_str(), p.partition).and_then(|partition| {
                             check_leader_epoch(p.current_leader_epoch, partition.leader_epoch())
                                 .map(|()| partition.end_offset_for_epoch(p.leader_epoch).unwrap_or((-1, -1)))
-                        }
-                    };
+                        });
                     match result {
                         Ok((epoch, end_offset)) => {
                             response.with_leader_epoch(epoch).with_end_offset(end_offset)

@@ -8,6 +8,8 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::Outcome;
 use crate::error_code::ErrorCode;
+use crate::metadata::TopicImage;
+use crate::partition::ProduceResult;
 use crate::state::BrokerState;
 
 fn partition_error(index: i32, code: ErrorCode) -> PartitionProduceResponse {
@@ -28,26 +30,10 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let index = data.index;
-            let partition_image = topic_image.and_then(|t| t.partitions.get(&index));
-            let hosted = state.replicas.get(name, index);
-            let result = match (valid_acks, partition_image, hosted, data.records) {
-                (false, ..) => Err(ErrorCode::InvalidRequiredAcks),
-                (_, None, _, _) => Err(ErrorCode::UnknownTopicOrPartition),
-                (_, Some(_), None, _) => Err(ErrorCode::NotLeaderOrFollower),
-                (_, Some(_), Some(_), None) => Err(ErrorCode::InvalidRecord),
-                (_, Some(p), Some(partition), Some(records)) => {
-                    let min_isr = topic_image.map_or(1, |t| {
-                        t.configs
-                            .get("min.insync.replicas")
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(state.config.topic_defaults.min_insync_replicas)
-                    });
-                    if acks == -1 && (p.isr.len() as i64) < min_isr {
-                        Err(ErrorCode::NotEnoughReplicas)
-                    } else {
-                        partition.append(&records, now_ms)
-                    }
-                }
+            let result = if valid_acks {
+                produce_one(state, topic_image, name, index, acks, data.records, now_ms)
+            } else {
+                Err(ErrorCode::InvalidRequiredAcks)
             };
             partitions.push(match result {
                 Ok(r) => {
@@ -71,6 +57,32 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
         state.replicas.notify_appended();
     }
     (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+}
+
+/// Appends one partition's records: this broker must lead the partition, and acks=all needs
+/// `min.insync.replicas` in-sync replicas.
+fn produce_one(
+    state: &BrokerState,
+    topic_image: Option<&TopicImage>,
+    name: &str,
+    index: i32,
+    acks: i16,
+    records: Option<Bytes>,
+    now_ms: i64,
+) -> Result<ProduceResult, ErrorCode> {
+    let partition = state.leader_partition(name, index)?;
+    let records = records.ok_or(ErrorCode::InvalidRecord)?;
+    if acks == -1 {
+        let isr = topic_image.and_then(|t| t.partitions.get(&index)).map_or(0, |p| p.isr.len());
+        let min_isr = topic_image
+            .and_then(|t| t.configs.get("min.insync.replicas"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(state.config.topic_defaults.min_insync_replicas);
+        if (isr as i64) < min_isr {
+            return Err(ErrorCode::NotEnoughReplicas);
+        }
+    }
+    partition.append(&records, now_ms)
 }
 
 /// Bounded reader for the legacy (v0–2) request layout.

@@ -42,6 +42,12 @@ pub struct ControllerArgs {
     /// Build a snapshot (and purge the log) after this many entries.
     #[arg(long, env = "STROM_SNAPSHOT_EVERY_LOGS", value_name = "N")]
     pub snapshot_every_logs: Option<u64>,
+    /// The cluster id brokers must present (`cluster.id`).
+    #[arg(long, env = "STROM_CLUSTER_ID", value_name = "ID")]
+    pub cluster_id: Option<String>,
+    /// `broker.session.timeout.ms`: a broker without heartbeats this long is fenced.
+    #[arg(long, env = "STROM_BROKER_SESSION_TIMEOUT_MS", value_name = "MS")]
+    pub broker_session_timeout_ms: Option<u64>,
 }
 
 impl ControllerArgs {
@@ -72,6 +78,12 @@ impl ControllerArgs {
         }
         if let Some(every) = self.snapshot_every_logs {
             config.snapshot_every_logs = every;
+        }
+        if let Some(cluster_id) = &self.cluster_id {
+            config.cluster_id = cluster_id.clone();
+        }
+        if let Some(ms) = self.broker_session_timeout_ms {
+            config.broker_session_timeout_ms = ms;
         }
         Ok(config)
     }
@@ -121,6 +133,8 @@ mod tests {
             heartbeat_interval_ms: None,
             election_timeout_ms: Some((200, 400)),
             snapshot_every_logs: Some(100),
+            cluster_id: Some("c-7".into()),
+            broker_session_timeout_ms: Some(3000),
         };
         let config = args.to_config()?;
         assert_eq!(config.node_id, 2);
@@ -130,6 +144,7 @@ mod tests {
         assert_eq!((config.election_timeout_min_ms, config.election_timeout_max_ms), (200, 400));
         assert!(parse_range("1-2").is_err());
         assert_eq!(config.data_dir, PathBuf::from("/tmp/c2"));
+        assert_eq!((config.cluster_id.as_str(), config.broker_session_timeout_ms), ("c-7", 3000));
         Ok(())
     }
 }
