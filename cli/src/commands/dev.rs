@@ -1,58 +1,144 @@
-//! `strom dev`: a single local broker with development defaults and a banner showing how to use it.
+//! `strom dev`: a whole local cluster in one process — by default 3 controllers (a Raft quorum) and
+//! 3 brokers, Kafka on 127.0.0.1:9092–9094 — or, with `--controllers 0 --brokers 1`, one broker that
+//! keeps its own metadata. Prints every node's address and how to use it.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::Args;
-use strom_broker::BrokerConfig;
+use strom_broker::{Broker, BrokerConfig, BrokerHandle};
+use strom_controller::{ControllerConfig, ControllerHandle, ControllerNode};
 
-use crate::commands::broker::{parse_listener, serve};
+use crate::commands::broker::shutdown_signal;
 
 /// Arguments of `strom dev`.
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
-    /// Directory for partition logs and metadata.
+    /// Directory for every node's data (`controller-N/`, `broker-N/` inside it).
     #[arg(long, default_value = "./strom-data", value_name = "DIR")]
     pub data_dir: PathBuf,
-    /// Address the Kafka listener binds.
-    #[arg(long, default_value = "127.0.0.1:9092", value_name = "HOST:PORT", value_parser = parse_listener)]
-    pub listener: SocketAddr,
+    /// Number of controllers (Raft voters); 0 runs a single broker with its own metadata.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub controllers: u16,
+    /// Number of brokers.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub brokers: u16,
+    /// Host the nodes bind and advertise.
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub host: String,
+    /// Kafka port of broker 1; broker N listens on this + N - 1.
+    #[arg(long, default_value_t = 9092, value_name = "PORT")]
+    pub kafka_port: u16,
+    /// gRPC port of controller 1; controller N listens on this + N - 1.
+    #[arg(long, default_value_t = 19093, value_name = "PORT")]
+    pub controller_port: u16,
 }
 
-/// Runs `strom dev`.
+fn addr(host: &str, port: u16) -> Result<SocketAddr> {
+    format!("{host}:{port}").parse().with_context(|| format!("bad address {host}:{port}"))
+}
+
+/// Starts the controllers (the lowest id initializes the quorum on first start).
+async fn start_controllers(args: &DevArgs) -> Result<Vec<ControllerHandle>> {
+    let voters: BTreeMap<u64, String> = (1..=u64::from(args.controllers))
+        .map(|id| (id, format!("{}:{}", args.host, u64::from(args.controller_port) + id - 1)))
+        .collect();
+    let mut handles = Vec::new();
+    for (id, voter) in &voters {
+        let config = ControllerConfig {
+            node_id: *id,
+            listen: voter.parse().with_context(|| format!("bad controller address {voter}"))?,
+            data_dir: args.data_dir.join(format!("controller-{id}")),
+            voters: voters.clone(),
+            cluster_id: "strom-dev".into(),
+            ..ControllerConfig::default()
+        };
+        handles
+            .push(ControllerNode::start(config).await.with_context(|| format!("starting controller {id}"))?);
+    }
+    Ok(handles)
+}
+
+/// Starts the brokers; in cluster mode each registers with the controllers before it serves.
+async fn start_brokers(args: &DevArgs, controllers: &[String]) -> Result<Vec<BrokerHandle>> {
+    let mut handles = Vec::new();
+    for id in 1..=args.brokers {
+        let data_dir = if controllers.is_empty() {
+            args.data_dir.clone()
+        } else {
+            args.data_dir.join(format!("broker-{id}"))
+        };
+        let config = BrokerConfig {
+            node_id: i32::from(id),
+            listener: addr(&args.host, args.kafka_port + id - 1)?,
+            data_dir,
+            controllers: controllers.to_vec(),
+            ..BrokerConfig::default()
+        };
+        handles.push(Broker::start(config).await.with_context(|| format!("starting broker {id}"))?);
+    }
+    Ok(handles)
+}
+
+/// Runs `strom dev` until Ctrl-C, then stops brokers (controlled shutdown) and controllers.
 pub async fn run(args: DevArgs) -> Result<()> {
-    let config =
-        BrokerConfig { listener: args.listener, data_dir: args.data_dir.clone(), ..BrokerConfig::default() };
-    serve(config, |addr| banner(addr, &args.data_dir)).await
+    if args.brokers == 0 || (args.controllers == 0 && args.brokers != 1) {
+        bail!("--brokers must be at least 1, and exactly 1 without controllers");
+    }
+    let controllers = start_controllers(&args).await?;
+    let controller_addrs: Vec<String> = controllers.iter().map(|c| c.addr().to_string()).collect();
+    let brokers = start_brokers(&args, &controller_addrs).await?;
+    let kafka: Vec<SocketAddr> = brokers.iter().map(BrokerHandle::kafka_addr).collect();
+    for (i, broker) in kafka.iter().enumerate() {
+        println!("strom broker ready: kafka={broker} node_id={}", i + 1);
+    }
+    print!("{}", banner(&kafka, &controller_addrs, &args.data_dir));
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "stopping the dev cluster");
+    for broker in brokers {
+        broker.shutdown().await.context("stopping a broker")?;
+    }
+    for controller in controllers {
+        controller.shutdown().await.context("stopping a controller")?;
+    }
+    Ok(())
 }
 
-/// The text printed under the ready line: bootstrap address and commands to try.
-fn banner(addr: SocketAddr, data_dir: &std::path::Path) -> String {
-    let bootstrap = if addr.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], addr.port())).to_string()
-    } else {
-        addr.to_string()
-    };
+/// What the cluster is and commands to try.
+fn banner(kafka: &[SocketAddr], controllers: &[String], data_dir: &Path) -> String {
+    let bootstrap = kafka.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
     let b = format!("--bootstrap-server {bootstrap}");
     let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "\n  Strom dev cluster is running ({} controllers, {} brokers).\n",
+        controllers.len(),
+        kafka.len()
+    );
+    let _ = writeln!(text, "  Bootstrap servers: {bootstrap}");
+    if !controllers.is_empty() {
+        let _ = writeln!(text, "  Controllers:       {}", controllers.join(","));
+    }
     let _ = write!(
         text,
-        "\n  Strom dev broker is running.\n\n\
-         \x20 Bootstrap server:  {bootstrap}\n\
-         \x20 Data directory:    {}\n\n\
+        "  Data directory:    {}\n\n\
          \x20 Try:\n\
          \x20   strom topics {b} --create --topic demo --partitions 3\n\
-         \x20   strom topics {b} --list\n\
          \x20   strom topics {b} --describe --topic demo\n\
          \x20   printf 'k1:hello\\nk2:world\\n' | strom produce {b} --topic demo \\\n\
          \x20       --property parse.key=true --property key.separator=:\n\
-         \x20   strom consume {b} --topic demo --from-beginning --max-messages 2 --property print.key=true\n\
-         \x20   strom bench produce {b} --topic bench --records 100000 --partitions 3\n\n\
-         \x20 Any Kafka client works too: bootstrap.servers={bootstrap}\n\
-         \x20 Press Ctrl-C to stop.\n",
+         \x20   strom consume {b} --topic demo --from-beginning --max-messages 2 --property print.key=true\n",
         data_dir.display()
+    );
+    if let Some(controller) = controllers.first() {
+        let _ = writeln!(text, "    strom cluster describe-quorum --controller {controller}");
+    }
+    let _ = writeln!(
+        text,
+        "\n  Any Kafka client works too: bootstrap.servers={bootstrap}\n  Press Ctrl-C to stop."
     );
     text
 }
