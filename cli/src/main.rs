@@ -53,7 +53,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Broker(_) | Command::Controller(_) | Command::Dev(_) => "info",
+        Command::Broker(_) | Command::Controller(_) | Command::Dev(_) => "info,openraft=warn",
         _ => "warn",
     };
     init_tracing(default_level);
