@@ -164,13 +164,10 @@ impl BrokerApiService {
         if !self.controller.is_leader() {
             return;
         }
+        self.refresh_leadership(&self.controller.image());
         let expired = {
             let liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
-            if liveness.leader_term.is_none() {
-                Vec::new()
-            } else {
-                liveness.tracker.expired(now_ms(), self.config.session_timeout_ms)
-            }
+            liveness.tracker.expired(now_ms(), self.config.session_timeout_ms)
         };
         for broker_id in expired {
             let fenced = self.decide(|image| Ok((ops::fence_broker(image, broker_id)?, ()))).await;

@@ -150,9 +150,13 @@ impl ClusterMetadata {
                             self.wait_applied(response.log_index, deadline).await?;
                             return Ok(response.cluster_id);
                         }
-                        if response.error_code != NOT_CONTROLLER {
-                            return Err(op_error(ErrorCode::InvalidRequest, response.error_message));
+                        // A restarted broker waits for its previous incarnation's session to expire.
+                        let retry = [NOT_CONTROLLER, i32::from(ErrorCode::DuplicateBrokerRegistration.code())];
+                        if !retry.contains(&response.error_code) {
+                            let code = i16::try_from(response.error_code).ok().and_then(ErrorCode::from_code);
+                            return Err(op_error(code.unwrap_or(ErrorCode::InvalidRequest), response.error_message));
                         }
+                        tracing::debug!(controller = %addr, reason = %response.error_message, "registration deferred");
                     }
                     Err(status) => {
                         tracing::debug!(controller = %addr, %status, "registration attempt failed")
