@@ -16,6 +16,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
 
 /// Timeout for one admin or metadata round trip.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,14 +77,49 @@ pub async fn create_topic(
     partitions: i32,
     configs: &[(&str, &str)],
 ) {
-    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    create_replicated_topic(admin, name, partitions, 1, configs).await;
+}
+
+/// Creates a topic with `partitions` partitions, `replication_factor` replicas each and `configs`;
+/// panics with the broker's error code on failure.
+pub async fn create_replicated_topic(
+    admin: &AdminClient<DefaultClientContext>,
+    name: &str,
+    partitions: i32,
+    replication_factor: i32,
+    configs: &[(&str, &str)],
+) {
+    if let Err(error) = try_create_topic(admin, name, partitions, replication_factor, configs).await {
+        panic!("CreateTopics {name}: {error:?}");
+    }
+}
+
+/// Why [`try_create_topic`] failed.
+#[derive(Debug)]
+pub enum CreateTopicError {
+    /// The request itself failed (no answer in time, no broker reachable, …).
+    Request(KafkaError),
+    /// The broker answered with an error code for the topic.
+    Topic(RDKafkaErrorCode),
+}
+
+/// Creates one topic; returns the request's or the topic's error instead of panicking.
+pub async fn try_create_topic(
+    admin: &AdminClient<DefaultClientContext>,
+    name: &str,
+    partitions: i32,
+    replication_factor: i32,
+    configs: &[(&str, &str)],
+) -> Result<(), CreateTopicError> {
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication_factor));
     for (key, value) in configs {
         topic = topic.set(key, value);
     }
-    let results = admin.create_topics([&topic], &admin_options()).await.expect("CreateTopics request");
+    let results = admin.create_topics([&topic], &admin_options()).await.map_err(CreateTopicError::Request)?;
     assert_eq!(results.len(), 1, "one result per topic: {results:?}");
-    if let Err((topic, code)) = &results[0] {
-        panic!("CreateTopics {topic}: {code:?}");
+    match results.into_iter().next().expect("one result") {
+        Ok(_) => Ok(()),
+        Err((_, code)) => Err(CreateTopicError::Topic(code)),
     }
 }
 
@@ -172,4 +208,21 @@ pub fn partition_count(consumer: &BaseConsumer, topic: &str) -> Option<usize> {
         return None;
     }
     Some(topic.partitions().len())
+}
+
+/// Leader broker id of each partition of `topic` (index = partition id; -1 for none) per a fresh
+/// all-topics metadata request with `timeout`, or `None` if the request fails or the topic is
+/// missing or reports an error.
+pub fn partition_leaders(consumer: &BaseConsumer, topic: &str, timeout: Duration) -> Option<Vec<i32>> {
+    let metadata = consumer.fetch_metadata(None, timeout).ok()?;
+    let topic = metadata.topics().iter().find(|t| t.name() == topic)?;
+    if topic.error().is_some() {
+        return None;
+    }
+    let mut leaders = vec![-1; topic.partitions().len()];
+    for partition in topic.partitions() {
+        let slot = usize::try_from(partition.id()).ok().and_then(|id| leaders.get_mut(id))?;
+        *slot = partition.leader();
+    }
+    Some(leaders)
 }

@@ -3,6 +3,7 @@
 //! [`BrokerProcess`] runs the `strom` binary as a child process on an ephemeral port with its own data
 //! directory, exactly as an operator would run it, so tests exercise the real startup, listener, crash
 //! and restart paths. [`kafka`] builds librdkafka clients pointed at such a broker.
+//! [`cluster::ClusterProcesses`] runs a whole cluster (controllers and brokers) the same way.
 //!
 //! ```text
 //!  test ──spawn──► strom broker --data-dir D --listener 127.0.0.1:0 [--config F]
@@ -12,7 +13,9 @@
 //!
 //! Tests never sleep to wait for a condition: they poll with a deadline ([`wait_until`]).
 
+pub mod cluster;
 pub mod kafka;
+pub mod node;
 pub mod wire;
 
 use std::io::{BufRead, BufReader, Write};

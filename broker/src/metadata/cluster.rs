@@ -151,10 +151,14 @@ impl ClusterMetadata {
                             return Ok(response.cluster_id);
                         }
                         // A restarted broker waits for its previous incarnation's session to expire.
-                        let retry = [NOT_CONTROLLER, i32::from(ErrorCode::DuplicateBrokerRegistration.code())];
+                        let retry =
+                            [NOT_CONTROLLER, i32::from(ErrorCode::DuplicateBrokerRegistration.code())];
                         if !retry.contains(&response.error_code) {
                             let code = i16::try_from(response.error_code).ok().and_then(ErrorCode::from_code);
-                            return Err(op_error(code.unwrap_or(ErrorCode::InvalidRequest), response.error_message));
+                            return Err(op_error(
+                                code.unwrap_or(ErrorCode::InvalidRequest),
+                                response.error_message,
+                            ));
                         }
                         tracing::debug!(controller = %addr, reason = %response.error_message, "registration deferred");
                     }

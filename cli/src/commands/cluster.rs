@@ -6,10 +6,11 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use strom_controller::metadata::MetadataImage;
 use strom_proto::controller::controller_admin_client::ControllerAdminClient;
 use strom_proto::controller::{
-    AddVoterRequest, DescribeQuorumRequest, DescribeQuorumResponse, MembershipResponse, RemoveVoterRequest,
-    Voter,
+    AddVoterRequest, DescribeQuorumRequest, DescribeQuorumResponse, MembershipResponse, ReadImageRequest,
+    RemoveVoterRequest, Voter,
 };
 use tonic::transport::Channel;
 
@@ -24,6 +25,14 @@ pub struct ClusterArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 enum ClusterCommand {
+    /// Show the controllers (leader, term, commit index, voter lag) and the brokers (id, endpoint, rack,
+    /// fenced, controlled shutdown, broker epoch) as the controller quorum sees them.
+    Describe {
+        #[command(flatten)]
+        target: ControllerTarget,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Show the controller quorum: leader, term, commit index and each voter's replication lag.
     DescribeQuorum {
         #[command(flatten)]
@@ -67,6 +76,7 @@ struct ControllerTarget {
 /// Runs `strom cluster`.
 pub async fn run(args: ClusterArgs) -> Result<()> {
     match args.command {
+        ClusterCommand::Describe { target, output } => describe_cluster(&target.controller, output).await,
         ClusterCommand::DescribeQuorum { target, output } => {
             describe_quorum(&target.controller, output).await
         }
@@ -199,6 +209,39 @@ async fn describe_quorum(addr: &str, output: OutputArgs) -> Result<()> {
             role.to_string(),
             opt(voter.matched_index),
             opt(voter.lag),
+        ]);
+    }
+    table.print()
+}
+
+/// The quorum, then the registered brokers from the answering controller's image.
+async fn describe_cluster(addr: &str, output: OutputArgs) -> Result<()> {
+    let mut client = connect(addr).await?;
+    let response = client.read_image(ReadImageRequest {}).await.map_err(status_error)?.into_inner();
+    let image: MetadataImage = serde_json::from_slice(&response.image_json).context("decoding the image")?;
+    if output.is_json() {
+        let quorum = describe(addr).await?;
+        let brokers: Vec<_> = image.brokers().collect();
+        return print_json(&serde_json::json!({
+            "leader_id": quorum.leader_id,
+            "term": quorum.term,
+            "commit_index": quorum.commit_index,
+            "voters": quorum.voters.iter().map(voter_json).collect::<Vec<_>>(),
+            "applied_index": response.applied_index,
+            "brokers": brokers,
+        }));
+    }
+    describe_quorum(addr, output).await?;
+    print_text("\n")?;
+    let mut table = Table::new(["BROKER", "ENDPOINT", "RACK", "FENCED", "SHUTTING-DOWN", "EPOCH"]);
+    for broker in image.brokers() {
+        table.row([
+            broker.broker_id.to_string(),
+            format!("{}:{}", broker.host, broker.port),
+            broker.rack.clone().unwrap_or_else(|| "-".into()),
+            broker.fenced.to_string(),
+            broker.in_controlled_shutdown.to_string(),
+            broker.broker_epoch.to_string(),
         ]);
     }
     table.print()
