@@ -7,7 +7,10 @@
 //!                          │ stdout: "strom controller ready: grpc=<addr> node_id=<id>"
 //!  all ready ──────────► strom broker --node-id j --listener 127.0.0.1:0 --controllers P1,…,PN
 //!                          │ stdout: "strom broker ready: kafka=<addr> node_id=<id> data_dir=<dir>"
-//!  test ◄── bootstrap() ───┘      describe-quorum ──► strom cluster describe-quorum --output json
+//!  all ready ──────────► strom cluster describe --output json, until every broker is unfenced in
+//!                          the quorum leader's image (a broker registers fenced, heartbeats unfence it)
+//!  test ◄── bootstrap(), kill9_broker/controller(), restart_controller(), quorum_leader()
+//!                          (strom cluster describe-quorum --output json)
 //! ```
 //!
 //! Controller addresses must be known before any controller starts (they are the voter list), so
@@ -87,6 +90,24 @@ impl QuorumStatus {
     }
 }
 
+/// A broker in a controller's metadata image, as `strom cluster describe --output json` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredBroker {
+    /// Broker id.
+    pub broker_id: i32,
+    /// Fenced: never heartbeat yet, or its session expired; it may not lead or join an ISR.
+    pub fenced: bool,
+    /// In controlled shutdown.
+    pub in_controlled_shutdown: bool,
+}
+
+impl RegisteredBroker {
+    /// Eligible to lead and to be placed on: neither fenced nor shutting down.
+    pub fn is_active(&self) -> bool {
+        !self.fenced && !self.in_controlled_shutdown
+    }
+}
+
 struct Controller {
     addr: SocketAddr,
     data_dir: PathBuf,
@@ -115,7 +136,8 @@ struct StartFailure {
 
 impl ClusterProcesses {
     /// Starts `controllers` controllers (node ids 1..=N; 1 initializes the quorum) and then `brokers`
-    /// brokers (node ids 1..=M), and returns once every node printed its ready line. Panics (with
+    /// brokers (node ids 1..=M), and returns once every node printed its ready line and the quorum
+    /// leader's image shows every broker unfenced. Panics (with
     /// the failing node's stderr) if that does not happen within [`START_ATTEMPTS`] attempts.
     pub fn start(controllers: usize, brokers: usize) -> Self {
         assert!(controllers > 0, "a cluster needs at least one controller");
@@ -174,6 +196,10 @@ impl ClusterProcesses {
             assert_eq!(node_id, *id, "broker-{id} reported node id {node_id}");
             broker.addr = addr;
         }
+        // A broker prints its ready line once registered, which is fenced: it is unfenced (may lead
+        // and be placed on) only after its first heartbeat commits. Return a cluster that is usable.
+        let ids = cluster.broker_ids();
+        cluster.wait_for_active_brokers(&ids, READY_TIMEOUT);
         Ok(cluster)
     }
 
@@ -259,6 +285,25 @@ impl ClusterProcesses {
     /// The quorum leader, if a running controller reports it and the leader itself confirms it.
     pub fn quorum_leader(&self) -> Option<u64> {
         self.describe_quorum().filter(QuorumStatus::from_leader).and_then(|q| q.leader_id)
+    }
+
+    /// The brokers registered in the quorum leader's image, if a leader answers.
+    pub fn leader_registered_brokers(&self) -> Option<Vec<RegisteredBroker>> {
+        let leader = self.quorum_leader()?;
+        registered_brokers(&self.controllers.get(&leader)?.addr.to_string())
+    }
+
+    /// Polls the quorum leader's image until every broker in `ids` is registered and active (unfenced:
+    /// it heartbeat since registering); panics with the last view after `timeout`.
+    pub fn wait_for_active_brokers(&self, ids: &[i32], timeout: Duration) {
+        let mut last = None;
+        let active = wait_until(timeout, || {
+            last = self.leader_registered_brokers();
+            last.as_ref().is_some_and(|brokers| {
+                ids.iter().all(|id| brokers.iter().any(|b| b.broker_id == *id && b.is_active()))
+            })
+        });
+        assert!(active, "brokers {ids:?} not all active in the leader's image within {timeout:?}: {last:?}");
     }
 
     /// Polls [`Self::quorum_leader`] until there is one; panics after `timeout`.
@@ -367,8 +412,20 @@ fn free_ports(n: usize) -> Vec<u16> {
 /// Runs `strom cluster describe-quorum --controller <addr> --output json`; `None` if it fails, times
 /// out or prints something unexpected.
 pub fn describe_quorum(controller: &str) -> Option<QuorumStatus> {
+    parse_quorum_json(&run_cluster_tool("describe-quorum", controller)?)
+}
+
+/// The brokers registered in `controller`'s own metadata image, per
+/// `strom cluster describe --controller <addr> --output json`; `None` if that fails.
+pub fn registered_brokers(controller: &str) -> Option<Vec<RegisteredBroker>> {
+    parse_registered_brokers(&run_cluster_tool("describe", controller)?)
+}
+
+/// Runs `strom cluster <command> --controller <addr> --output json` with [`DESCRIBE_TIMEOUT`];
+/// returns its stdout if it succeeds.
+fn run_cluster_tool(command: &str, controller: &str) -> Option<String> {
     let mut child = Command::new(strom_bin())
-        .args(["cluster", "describe-quorum", "--controller", controller, "--output", "json"])
+        .args(["cluster", command, "--controller", controller, "--output", "json"])
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -393,7 +450,23 @@ pub fn describe_quorum(controller: &str) -> Option<QuorumStatus> {
     }
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take()?, &mut stdout).ok()?;
-    parse_quorum_json(&stdout)
+    Some(stdout)
+}
+
+/// Parses the `brokers` of `strom cluster describe --output json`.
+pub fn parse_registered_brokers(text: &str) -> Option<Vec<RegisteredBroker>> {
+    let json: serde_json::Value = serde_json::from_str(text).ok()?;
+    json["brokers"]
+        .as_array()?
+        .iter()
+        .map(|b| {
+            Some(RegisteredBroker {
+                broker_id: i32::try_from(b["broker_id"].as_i64()?).ok()?,
+                fenced: b["fenced"].as_bool()?,
+                in_controlled_shutdown: b["in_controlled_shutdown"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect()
 }
 
 /// Parses the JSON document of `strom cluster describe-quorum --output json`.
@@ -432,6 +505,19 @@ mod tests {
         let no_leader = text.replace(r#""leader_id":2"#, r#""leader_id":null"#);
         assert_eq!(parse_quorum_json(&no_leader).expect("parses").leader_id, None);
         assert_eq!(parse_quorum_json("not json"), None);
+    }
+
+    #[test]
+    fn parses_registered_brokers() {
+        let text = r#"{"leader_id":1,"term":1,"commit_index":5,"voters":[],"applied_index":5,"brokers":[
+            {"broker_id":1,"host":"127.0.0.1","port":9092,"rack":null,"incarnation_id":"x",
+             "broker_epoch":3,"fenced":false,"in_controlled_shutdown":false},
+            {"broker_id":2,"host":"127.0.0.1","port":9093,"rack":null,"fenced":true}]}"#;
+        let brokers = parse_registered_brokers(text).expect("parses");
+        assert_eq!(brokers.len(), 2);
+        assert!(brokers[0].is_active());
+        assert!(!brokers[1].is_active());
+        assert_eq!(parse_registered_brokers(r#"{"brokers":[{"broker_id":1}]}"#), None);
     }
 
     #[test]
