@@ -175,6 +175,17 @@ async fn join_cluster(
             .map_err(io("writing meta.properties"))?;
     }
     let interval = Duration::from_millis(config.broker_heartbeat_interval_ms.max(10));
+    // Like Kafka, a broker is started once the controller has unfenced it (its first heartbeat with
+    // metadata caught up to its registration), so clients never see a registered-but-fenced broker.
+    while cluster.heartbeat(false).await.is_none() || cluster.is_fenced() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(BrokerError::Io {
+                context: "waiting for the controller to unfence this broker".into(),
+                source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+            });
+        }
+        tokio::time::sleep(interval.min(Duration::from_millis(100))).await;
+    }
     let (heartbeats, mut heartbeat_shutdown) = (cluster.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);

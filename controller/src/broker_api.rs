@@ -139,13 +139,17 @@ impl BrokerApiService {
     /// commits): from then on its image holds every record committed by earlier leaders, so decisions
     /// never see a stale image after a failover.
     async fn wait_own_term_applied(&self) -> Result<(), ControllerError> {
-        let mut applied = self.controller.watch_applied();
+        let own_term = |m: &openraft::RaftMetrics<u64, openraft::BasicNode>| {
+            m.last_applied.is_some_and(|id| id.leader_id.term == m.current_term)
+        };
+        let mut metrics = self.controller.raft().metrics();
         let deadline = tokio::time::Instant::now() + OWN_TERM_TIMEOUT;
         loop {
-            let metrics = self.controller.metrics();
-            let own_term = metrics.last_applied.is_some_and(|id| id.leader_id.term == metrics.current_term);
-            if own_term {
-                return Ok(());
+            {
+                let current = metrics.borrow_and_update();
+                if own_term(&current) {
+                    return Ok(());
+                }
             }
             if !self.controller.is_leader() {
                 return Err(ControllerError::NotLeader {
@@ -153,8 +157,11 @@ impl BrokerApiService {
                     leader_addr: Some(self.leader_addr()),
                 });
             }
-            if tokio::time::timeout_at(deadline, applied.changed()).await.is_err() {
-                return Err(ControllerError::NoQuorum { waited_ms: OWN_TERM_TIMEOUT.as_millis() as u64 });
+            match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                _ => {
+                    return Err(ControllerError::NoQuorum { waited_ms: OWN_TERM_TIMEOUT.as_millis() as u64 });
+                }
             }
         }
     }

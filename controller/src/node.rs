@@ -88,7 +88,7 @@ impl Default for ControllerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9093)),
             data_dir: PathBuf::from("data/controller"),
             voters: BTreeMap::new(),
-            heartbeat_interval_ms: 50,
+            heartbeat_interval_ms: 100,
             election_timeout_min_ms: 200,
             election_timeout_max_ms: 400,
             snapshot_every_logs: 10_000,

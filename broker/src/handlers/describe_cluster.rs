@@ -17,6 +17,7 @@ pub fn handle(
     let brokers = state
         .image()
         .brokers()
+        .filter(|b| !b.fenced)
         .map(|b| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.broker_id))

@@ -51,6 +51,8 @@ fn topic_error(name: Option<&str>, topic_id: Uuid, code: ErrorCode) -> MetadataR
 fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
     image
         .brokers()
+        // Like KRaft, only brokers that can serve (registered and unfenced) are listed.
+        .filter(|b| !b.fenced)
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.broker_id))

@@ -150,10 +150,11 @@ impl ClusterMetadata {
                             self.wait_applied(response.log_index, deadline).await?;
                             return Ok(response.cluster_id);
                         }
-                        // A restarted broker waits for its previous incarnation's session to expire.
-                        let retry =
-                            [NOT_CONTROLLER, i32::from(ErrorCode::DuplicateBrokerRegistration.code())];
-                        if !retry.contains(&response.error_code) {
+                        // Anything but a refusal is retried until the deadline: a quorum still forming,
+                        // a leader change, or a restarted broker's previous session not expired yet.
+                        let fatal = [ErrorCode::InconsistentClusterId, ErrorCode::InvalidRequest]
+                            .map(|c| i32::from(c.code()));
+                        if fatal.contains(&response.error_code) {
                             let code = i16::try_from(response.error_code).ok().and_then(ErrorCode::from_code);
                             return Err(op_error(
                                 code.unwrap_or(ErrorCode::InvalidRequest),
