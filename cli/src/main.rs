@@ -34,9 +34,11 @@ enum Command {
     Broker(commands::broker::BrokerArgs),
     /// Run one controller (a Raft voter of the metadata quorum) until SIGINT/SIGTERM.
     Controller(commands::controller::ControllerArgs),
-    /// Describe the controller quorum; add and remove controllers.
+    /// Run a controller and a broker in one process (small deployments) until SIGINT/SIGTERM.
+    Combined(commands::combined::CombinedArgs),
+    /// Describe the controllers and brokers; add and remove controllers.
     Cluster(commands::cluster::ClusterArgs),
-    /// Run a local development broker and print how to use it.
+    /// Run a local cluster (3 controllers, 3 brokers by default) and print how to use it.
     Dev(commands::dev::DevArgs),
     /// Create, list, describe, alter and delete topics (like kafka-topics.sh).
     Topics(commands::topics::TopicsArgs),
@@ -53,7 +55,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Broker(_) | Command::Controller(_) | Command::Dev(_) => "info,openraft=warn",
+        Command::Broker(_) | Command::Controller(_) | Command::Combined(_) | Command::Dev(_) => {
+            "info,openraft=warn"
+        }
         _ => "warn",
     };
     init_tracing(default_level);
@@ -97,6 +101,7 @@ fn run(cli: Cli) -> Result<()> {
         match cli.command {
             Command::Broker(args) => commands::broker::run(args).await,
             Command::Controller(args) => commands::controller::run(args).await,
+            Command::Combined(args) => commands::combined::run(args).await,
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Dev(args) => commands::dev::run(args).await,
             Command::Topics(args) => commands::topics::run(args).await,

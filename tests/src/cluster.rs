@@ -402,7 +402,7 @@ fn spawn_broker(id: i32, data_dir: &Path, controllers: &str) -> NodeProcess {
 }
 
 /// `n` distinct ports that were free a moment ago (bound on 127.0.0.1:0, then released).
-fn free_ports(n: usize) -> Vec<u16> {
+pub fn free_ports(n: usize) -> Vec<u16> {
     // Hold every listener until all are picked, so the kernel cannot hand out one port twice.
     let listeners: Vec<TcpListener> =
         (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();

@@ -169,6 +169,22 @@ impl NodeProcess {
         status
     }
 
+    /// Sends SIGTERM (a clean stop) and waits up to `timeout` for the exit status; `None` if it did not
+    /// exit in time (the process is then killed) or was not running.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let pid = self.pid()?;
+        // The shell's builtin `kill`: std cannot send SIGTERM.
+        let sent = Command::new("sh").args(["-c", "kill -TERM \"$1\"", "sh", &pid.to_string()]).status();
+        if !sent.is_ok_and(|s| s.success()) {
+            return None;
+        }
+        let status = self.wait_exit(timeout);
+        if status.is_none() {
+            self.kill9();
+        }
+        status
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod broker;
 pub mod cluster;
+pub mod combined;
 pub mod configs;
 pub mod consume;
 pub mod controller;
