@@ -104,6 +104,7 @@ impl ReplicaManager {
                 }
             }
         }
+        let defaults = self.defaults.with_dynamic(image, self.node_id);
         let mut partitions = self.partitions.write().unwrap_or_else(|e| e.into_inner());
         partitions.retain(|key, partition| {
             let keep = wanted.get(key).is_some_and(|(topic, _)| topic.topic_id == partition.topic_id);
@@ -116,7 +117,7 @@ impl ReplicaManager {
             keep
         });
         for ((name, index), (topic, leader_epoch)) in wanted {
-            let config = TopicConfig::new(topic.configs.clone(), self.defaults.clone());
+            let config = TopicConfig::new(topic.configs.clone(), defaults.clone());
             if let Some(existing) = partitions.get(&(name.clone(), index)) {
                 existing.update(config, leader_epoch);
                 continue;

@@ -15,6 +15,7 @@ use crate::metadata::ops::OpError;
 use crate::metadata::{MetadataImage, MetadataRecord, MetadataStore};
 use crate::partition::Partition;
 use crate::replica_manager::ReplicaManager;
+use crate::topic_config::TopicDefaults;
 
 /// Producer ids reserved per metadata record.
 const PRODUCER_ID_BLOCK: i64 = 1000;
@@ -98,6 +99,12 @@ impl BrokerState {
             .apply_image(&image, self.clock.now_ms())
             .map_err(|e| OpError { code: ErrorCode::UnknownServerError, message: e.to_string() })?;
         Ok(out)
+    }
+
+    /// Topic-config defaults of this broker: its static configuration overlaid with the dynamic broker
+    /// configs in the image (cluster-wide, then this broker's).
+    pub fn topic_defaults(&self) -> TopicDefaults {
+        self.config.topic_defaults.with_dynamic(&self.image(), self.config.node_id)
     }
 
     /// The partition this broker leads, or the error a client should see: UNKNOWN_TOPIC_OR_PARTITION

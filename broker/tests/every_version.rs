@@ -146,6 +146,36 @@ fn request(key: ApiKey, version: i16, topic: &str) -> RequestKind {
             ]))
         }
         ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+        ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(vec![
+            create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_string(topic.to_string()))
+                .with_resource_pattern_type(3)
+                .with_principal(StrBytes::from_string(format!("User:v{version}")))
+                .with_host(StrBytes::from_static_str("*"))
+                .with_operation(3)
+                .with_permission_type(3),
+        ])),
+        ApiKey::DescribeAcls => RequestKind::DescribeAcls(
+            DescribeAclsRequest::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(Some(StrBytes::from_string(topic.to_string())))
+                .with_pattern_type_filter(1)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_operation(1)
+                .with_permission_type(1),
+        ),
+        ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(vec![
+            delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(1)
+                .with_resource_name_filter(None)
+                .with_pattern_type_filter(1)
+                .with_host_filter(None)
+                .with_principal_filter(Some(StrBytes::from_string(format!("User:v{version}"))))
+                .with_operation(1)
+                .with_permission_type(1),
+        ])),
         other => panic!("no request for {other:?}"),
     }
 }
@@ -212,9 +242,37 @@ fn first_error(response: &ResponseKind) -> Option<i16> {
         }
         ResponseKind::CreatePartitions(r) => r.results.iter().map(|t| t.error_code).collect(),
         ResponseKind::DescribeCluster(r) => vec![r.error_code],
+        ResponseKind::CreateAcls(r) => r.results.iter().map(|c| c.error_code).collect(),
+        ResponseKind::DescribeAcls(r) => vec![r.error_code],
+        ResponseKind::DeleteAcls(r) => r
+            .filter_results
+            .iter()
+            .flat_map(|f| std::iter::once(f.error_code).chain(f.matching_acls.iter().map(|m| m.error_code)))
+            .collect(),
         _ => vec![],
     };
     codes.into_iter().find(|c| *c != 0)
+}
+
+/// ACL responses carry what the earlier requests stored: CreateAcls v1–3 each add `User:v{version}`,
+/// DescribeAcls sees all three, DeleteAcls v{version} removes exactly `User:v{version}`.
+fn check_acls(response: &ResponseKind, version: i16) {
+    match response {
+        ResponseKind::DescribeAcls(r) => {
+            let principals: Vec<&str> =
+                r.resources.iter().flat_map(|res| res.acls.iter().map(|a| a.principal.as_str())).collect();
+            assert_eq!(principals.len(), 3, "DescribeAcls v{version}: {principals:?}");
+        }
+        ResponseKind::DeleteAcls(r) => {
+            let matched: Vec<&str> = r
+                .filter_results
+                .iter()
+                .flat_map(|f| f.matching_acls.iter().map(|m| m.principal.as_str()))
+                .collect();
+            assert_eq!(matched, vec![format!("User:v{version}")], "DeleteAcls v{version}");
+        }
+        _ => {}
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,6 +305,9 @@ async fn every_advertised_version_round_trips() {
         ApiKey::CreatePartitions,
         ApiKey::DeleteRecords,
         ApiKey::DescribeCluster,
+        ApiKey::CreateAcls,
+        ApiKey::DescribeAcls,
+        ApiKey::DeleteAcls,
     ];
     for key in order {
         let (min, max) = strom_broker::handlers::supported_range(key).expect("advertised");
@@ -262,6 +323,7 @@ async fn every_advertised_version_round_trips() {
             .await
             .unwrap_or_else(|_| panic!("{key:?} v{version} timed out"));
             assert_eq!(first_error(&response), None, "{key:?} v{version}: {response:?}");
+            check_acls(&response, version);
             correlation_id += 1;
         }
     }

@@ -5,8 +5,11 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use std::collections::BTreeSet;
+
 use crate::error_code::ErrorCode;
-use crate::metadata::ops::{self, CreateDefaults, NewTopic, OpError};
+use crate::metadata::acl::{AclBinding, AclFilter};
+use crate::metadata::ops::{self, AclDeletion, CreateDefaults, NewTopic, OpError};
 use crate::metadata::{MetadataImage, MetadataRecord};
 
 /// A metadata change asked of the active controller.
@@ -65,6 +68,16 @@ pub enum ControllerRequest {
         /// Ids wanted.
         size: i64,
     },
+    /// CreateAcls: each binding succeeds or fails on its own.
+    CreateAcls {
+        /// Bindings to store.
+        bindings: Vec<AclBinding>,
+    },
+    /// DeleteAcls: each filter removes the ACLs it matches, or fails on its own.
+    DeleteAcls {
+        /// Filters, in request order.
+        filters: Vec<AclFilter>,
+    },
 }
 
 /// What a successful request produced.
@@ -89,6 +102,16 @@ pub enum ControllerReply {
         /// First id of the block.
         first: i64,
     },
+    /// CreateAcls outcome, one entry per binding in request order.
+    AclsCreated {
+        /// `Ok` when the binding is stored (or already was).
+        results: Vec<Result<(), RequestError>>,
+    },
+    /// DeleteAcls outcome, one entry per filter in request order.
+    AclsDeleted {
+        /// The bindings each filter matched (and removed).
+        results: Vec<Result<Vec<AclBinding>, RequestError>>,
+    },
 }
 
 /// A rejected request in a form that crosses the wire.
@@ -106,8 +129,9 @@ impl From<OpError> for RequestError {
     }
 }
 
-/// Records and reply of a request, or why it is refused. Pure: `topic_id` is the id a new topic gets.
-/// Requests with `validate_only` return no records.
+/// Records and reply of a request, or why it is refused. Pure: `topic_id` is the id a new topic gets,
+/// and the `i`-th binding of CreateAcls gets `topic_id + i`. Requests with `validate_only` return no
+/// records.
 pub fn decide(
     image: &MetadataImage,
     request: &ControllerRequest,
@@ -172,5 +196,129 @@ pub fn decide(
             let (first, record) = ops::allocate_producer_ids(image, *size);
             Ok((vec![record], ControllerReply::ProducerIds { first }))
         }
+        ControllerRequest::CreateAcls { bindings } => Ok(create_acls(image, bindings, topic_id)),
+        ControllerRequest::DeleteAcls { filters } => Ok(delete_acls(image, filters)),
+    }
+}
+
+/// CreateAcls: the `i`-th binding is stored under `base + i`; a binding named twice is stored once.
+fn create_acls(
+    image: &MetadataImage,
+    bindings: &[AclBinding],
+    base: Uuid,
+) -> (Vec<MetadataRecord>, ControllerReply) {
+    let mut records = Vec::new();
+    let mut created: Vec<&AclBinding> = Vec::new();
+    let mut results = Vec::with_capacity(bindings.len());
+    for (i, binding) in bindings.iter().enumerate() {
+        let id = Uuid::from_u128(base.as_u128().wrapping_add(i as u128));
+        match ops::create_acl(image, binding, id) {
+            Ok(new) => {
+                if !created.contains(&binding) {
+                    created.push(binding);
+                    records.extend(new);
+                }
+                results.push(Ok(()));
+            }
+            Err(e) => results.push(Err(e.into())),
+        }
+    }
+    (records, ControllerReply::AclsCreated { results })
+}
+
+/// DeleteAcls: every filter reports all ACLs it matches; an ACL matched by several filters is removed
+/// once.
+fn delete_acls(image: &MetadataImage, filters: &[AclFilter]) -> (Vec<MetadataRecord>, ControllerReply) {
+    let mut records = Vec::new();
+    let mut removed = BTreeSet::new();
+    let mut results = Vec::with_capacity(filters.len());
+    for filter in filters {
+        match ops::delete_acls(image, filter) {
+            Ok(AclDeletion { matched, records: _ }) => {
+                for (id, _) in &matched {
+                    if removed.insert(*id) {
+                        records.push(MetadataRecord::RemoveAccessControlEntry { id: *id });
+                    }
+                }
+                results.push(Ok(matched.into_iter().map(|(_, binding)| binding).collect()));
+            }
+            Err(e) => results.push(Err(e.into())),
+        }
+    }
+    (records, ControllerReply::AclsDeleted { results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::acl::{AclOperation, AclPatternType, AclPermissionType, AclResourceType};
+
+    fn binding(principal: &str) -> AclBinding {
+        AclBinding {
+            resource_type: AclResourceType::Topic,
+            resource_name: "orders".into(),
+            pattern_type: AclPatternType::Literal,
+            principal: principal.into(),
+            host: "*".into(),
+            operation: AclOperation::Read,
+            permission_type: AclPermissionType::Allow,
+        }
+    }
+
+    fn filter(principal: Option<&str>) -> AclFilter {
+        AclFilter {
+            resource_type: AclResourceType::Any,
+            resource_name: None,
+            pattern_type: AclPatternType::Any,
+            principal: principal.map(Into::into),
+            host: None,
+            operation: AclOperation::Any,
+            permission_type: AclPermissionType::Any,
+        }
+    }
+
+    fn apply(image: &mut MetadataImage, request: ControllerRequest, base: u128) -> ControllerReply {
+        let (records, reply) = decide(image, &request, Uuid::from_u128(base)).expect("decide");
+        for r in &records {
+            image.replay(r);
+        }
+        reply
+    }
+
+    #[test]
+    fn create_acls_reports_each_binding_and_stores_duplicates_once() {
+        let mut image = MetadataImage::default();
+        let bad = AclBinding { resource_type: AclResourceType::Any, ..binding("User:a") };
+        let request =
+            ControllerRequest::CreateAcls { bindings: vec![binding("User:a"), bad, binding("User:a")] };
+        let ControllerReply::AclsCreated { results } = apply(&mut image, request, 100) else {
+            panic!("wrong reply");
+        };
+        assert!(results[0].is_ok() && results[2].is_ok());
+        assert_eq!(results[1].as_ref().unwrap_err().code, ErrorCode::InvalidRequest.code());
+        assert_eq!(image.acls().map(|(id, _)| id).collect::<Vec<_>>(), vec![Uuid::from_u128(100)]);
+    }
+
+    #[test]
+    fn delete_acls_reports_overlapping_matches_and_removes_once() {
+        let mut image = MetadataImage::default();
+        let request = ControllerRequest::CreateAcls { bindings: vec![binding("User:a"), binding("User:b")] };
+        apply(&mut image, request, 1);
+        let bad = AclFilter { operation: AclOperation::Unknown, ..filter(None) };
+        let request =
+            ControllerRequest::DeleteAcls { filters: vec![filter(Some("User:a")), filter(None), bad] };
+        let (records, reply) = decide(&image, &request, Uuid::nil()).expect("decide");
+        assert_eq!(records.len(), 2);
+        let ControllerReply::AclsDeleted { results } = reply else { panic!("wrong reply") };
+        assert_eq!(results[0].as_ref().map(Vec::len), Ok(1));
+        assert_eq!(results[1].as_ref().map(Vec::len), Ok(2));
+        assert_eq!(results[2].as_ref().unwrap_err().code, ErrorCode::InvalidRequest.code());
+    }
+
+    #[test]
+    fn acl_requests_survive_json() {
+        let request = ControllerRequest::DeleteAcls { filters: vec![filter(Some("User:a"))] };
+        let json = serde_json::to_vec(&request).expect("encode");
+        assert_eq!(serde_json::from_slice::<ControllerRequest>(&json).expect("decode"), request);
     }
 }

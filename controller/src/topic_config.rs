@@ -79,6 +79,10 @@ impl Default for TopicDefaults {
 pub enum ConfigSource {
     /// Set on the topic (`DYNAMIC_TOPIC_CONFIG` = 1).
     Topic,
+    /// Set dynamically for this broker (`DYNAMIC_BROKER_CONFIG` = 2).
+    DynamicBroker,
+    /// Set dynamically as the cluster-wide default (`DYNAMIC_DEFAULT_BROKER_CONFIG` = 3).
+    DynamicDefaultBroker,
     /// From the broker's configuration (`STATIC_BROKER_CONFIG` = 4).
     Broker,
     /// Kafka's built-in default (`DEFAULT_CONFIG` = 5).
@@ -90,6 +94,8 @@ impl ConfigSource {
     pub fn code(self) -> i8 {
         match self {
             Self::Topic => 1,
+            Self::DynamicBroker => 2,
+            Self::DynamicDefaultBroker => 3,
             Self::Broker => 4,
             Self::Default => 5,
         }
@@ -164,6 +170,39 @@ const SPECS: &[Spec] = &[
         documentation: "Allow out-of-sync replicas to become leader (may lose data).",
     },
 ];
+
+impl TopicDefaults {
+    /// These defaults with dynamic broker configs applied: the cluster-wide defaults, then the ones set
+    /// for `broker_id` (Kafka's order). Values were validated when they were written; an unparsable
+    /// one is skipped.
+    pub fn with_dynamic(&self, image: &crate::metadata::MetadataImage, broker_id: i32) -> Self {
+        let mut out = self.clone();
+        let layers = [Some(image.cluster_broker_configs()), image.broker_configs(broker_id)];
+        for (name, value) in layers.into_iter().flatten().flat_map(|configs| configs.iter()) {
+            let long = || value.parse::<i64>().ok();
+            match topic_synonym(name) {
+                Some("retention.ms") => out.retention_ms = long().unwrap_or(out.retention_ms),
+                Some("retention.bytes") => out.retention_bytes = long().unwrap_or(out.retention_bytes),
+                Some("segment.bytes") => out.segment_bytes = long().unwrap_or(out.segment_bytes),
+                Some("segment.ms") => out.segment_ms = long().unwrap_or(out.segment_ms),
+                Some("max.message.bytes") => out.max_message_bytes = long().unwrap_or(out.max_message_bytes),
+                Some("min.insync.replicas") => {
+                    out.min_insync_replicas = long().unwrap_or(out.min_insync_replicas)
+                }
+                Some("flush.messages") => out.flush_messages = long().unwrap_or(out.flush_messages),
+                Some("flush.ms") => out.flush_ms = long().unwrap_or(out.flush_ms),
+                Some("message.timestamp.type") => out.message_timestamp_type = value.clone(),
+                Some("compression.type") => out.compression_type = value.clone(),
+                Some("cleanup.policy") => out.cleanup_policy = value.clone(),
+                Some("unclean.leader.election.enable") => {
+                    out.unclean_leader_election_enable = value.eq_ignore_ascii_case("true");
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
 
 /// Broker-level names (`log.retention.ms`, `message.max.bytes`, …) of the topic configs, as Kafka's
 /// `TopicConfig` synonyms: `(broker name, topic name)`.
@@ -358,5 +397,31 @@ mod tests {
         assert_eq!(find("segment.bytes").value, "1048576");
         assert_eq!(find("max.message.bytes").source, ConfigSource::Default);
         assert_eq!(config.long("retention.ms"), 1000);
+    }
+
+    #[test]
+    fn dynamic_broker_configs_override_static_defaults() {
+        use crate::metadata::{MetadataImage, MetadataRecord};
+        let mut image = MetadataImage::default();
+        image.replay(&MetadataRecord::BrokerConfig {
+            broker_id: None,
+            name: "log.retention.ms".into(),
+            value: Some("5000".into()),
+        });
+        image.replay(&MetadataRecord::BrokerConfig {
+            broker_id: Some(2),
+            name: "log.retention.ms".into(),
+            value: Some("7000".into()),
+        });
+        image.replay(&MetadataRecord::BrokerConfig {
+            broker_id: None,
+            name: "log.segment.bytes".into(),
+            value: Some("1048576".into()),
+        });
+        let defaults = TopicDefaults::default();
+        let one = defaults.with_dynamic(&image, 1);
+        assert_eq!((one.retention_ms, one.segment_bytes), (5000, 1_048_576));
+        assert_eq!(defaults.with_dynamic(&image, 2).retention_ms, 7000);
+        assert_eq!(defaults.with_dynamic(&MetadataImage::default(), 1), defaults);
     }
 }

@@ -16,6 +16,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
@@ -23,6 +27,7 @@ from confluent_kafka.admin import (
     ConfigSource,
     NewPartitions,
     NewTopic,
+    ResourcePatternType,
     ResourceType,
 )
 
@@ -244,3 +249,52 @@ def test_delete_records(bootstrap):
     assert [m.offset() for m in messages] == [3, 4, 5, 6, 7]
     assert messages[0].value() == b"r3"
     consumer.close()
+
+
+def test_acl_lifecycle(bootstrap):
+    """CreateAcls, DescribeAcls and DeleteAcls (stored only; nothing enforces them yet)."""
+    admin = admin_client(bootstrap)
+    topic = unique_topic("ck-acl")
+    read = AclBinding(
+        ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*",
+        AclOperation.READ, AclPermissionType.ALLOW,
+    )
+    write = AclBinding(
+        ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:bob", "*",
+        AclOperation.WRITE, AclPermissionType.DENY,
+    )
+    for future in admin.create_acls([read, write], request_timeout=TIMEOUT_S).values():
+        assert future.result(timeout=TIMEOUT_S) is None
+
+    topic_filter = AclBindingFilter(
+        ResourceType.TOPIC, topic, ResourcePatternType.ANY, None, None,
+        AclOperation.ANY, AclPermissionType.ANY,
+    )
+    described = admin.describe_acls(topic_filter, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)
+    assert sorted(described) == sorted([read, write])
+
+    alice_only = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, "User:alice", None,
+        AclOperation.ANY, AclPermissionType.ANY,
+    )
+    described = admin.describe_acls(alice_only, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)
+    assert described == [read]
+
+    deleted = admin.delete_acls([topic_filter], request_timeout=TIMEOUT_S)[topic_filter].result(timeout=TIMEOUT_S)
+    assert sorted(deleted) == sorted([read, write])
+    assert admin.describe_acls(topic_filter, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S) == []
+
+    # The client refuses filter-only values in a binding; the broker refuses what the client lets through.
+    with pytest.raises(ValueError):
+        AclBinding(
+            ResourceType.ANY, topic, ResourcePatternType.LITERAL, "User:alice", "*",
+            AclOperation.READ, AclPermissionType.ALLOW,
+        )
+    bad = AclBinding(
+        ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "alice", "*",
+        AclOperation.READ, AclPermissionType.ALLOW,
+    )
+    with pytest.raises(KafkaException) as excinfo:
+        admin.create_acls([bad], request_timeout=TIMEOUT_S)[bad].result(timeout=TIMEOUT_S)
+    assert excinfo.value.args[0].code() == KafkaError.INVALID_REQUEST
+    assert admin.describe_acls(topic_filter, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S) == []

@@ -28,7 +28,23 @@ fn s(value: impl Into<String>) -> StrBytes {
     StrBytes::from_string(value.into())
 }
 
+/// The broker's configuration: static values, with dynamic overrides (this broker's, else the
+/// cluster-wide default) where the image has them.
 fn broker_entries(state: &BrokerState) -> Vec<ConfigEntry> {
+    let image = state.image();
+    let node_id = state.config.node_id;
+    let mut entries = static_broker_entries(state);
+    for entry in &mut entries {
+        if let Some(value) = image.broker_configs(node_id).and_then(|c| c.get(&entry.name)) {
+            (entry.value, entry.source) = (value.clone(), ConfigSource::DynamicBroker);
+        } else if let Some(value) = image.cluster_broker_configs().get(&entry.name) {
+            (entry.value, entry.source) = (value.clone(), ConfigSource::DynamicDefaultBroker);
+        }
+    }
+    entries
+}
+
+fn static_broker_entries(state: &BrokerState) -> Vec<ConfigEntry> {
     let c = &state.config;
     let d = &c.topic_defaults;
     let entry = |name: &str, value: String, config_type: i8| ConfigEntry {
@@ -71,10 +87,9 @@ fn describe_resource(
 ) -> Result<Vec<DescribeConfigsResourceResult>, (ErrorCode, String)> {
     let (entries, read_only) = match resource_type {
         TOPIC => match state.image().topic(name) {
-            Some(topic) => (
-                TopicConfig::new(topic.configs.clone(), state.config.topic_defaults.clone()).describe(),
-                false,
-            ),
+            Some(topic) => {
+                (TopicConfig::new(topic.configs.clone(), state.topic_defaults()).describe(), false)
+            }
             None => {
                 return Err((ErrorCode::UnknownTopicOrPartition, format!("topic '{name}' does not exist")));
             }
@@ -220,10 +235,8 @@ fn incremental_changes(
     topic: &str,
     configs: Vec<kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig>,
 ) -> Result<Vec<(String, Option<String>)>, OpError> {
-    let current = state
-        .image()
-        .topic(topic)
-        .map(|t| TopicConfig::new(t.configs.clone(), state.config.topic_defaults.clone()));
+    let current =
+        state.image().topic(topic).map(|t| TopicConfig::new(t.configs.clone(), state.topic_defaults()));
     configs
         .into_iter()
         .map(|c| {

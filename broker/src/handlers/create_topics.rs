@@ -86,7 +86,7 @@ fn describe_result(
         }
     };
     let overrides = topic.configs.iter().cloned().collect();
-    let configs = TopicConfig::new(overrides, state.config.topic_defaults.clone())
+    let configs = TopicConfig::new(overrides, state.topic_defaults())
         .describe()
         .into_iter()
         .map(|e| {

@@ -6,10 +6,13 @@
 
 mod admin_configs;
 mod api_versions;
+mod create_acls;
 mod create_partitions;
 mod create_topics;
+mod delete_acls;
 mod delete_records;
 mod delete_topics;
+mod describe_acls;
 mod describe_cluster;
 mod fetch;
 mod init_producer_id;
@@ -54,6 +57,9 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// The advertised range for `key`.
@@ -203,6 +209,9 @@ async fn route(
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(state, ctx, r))
         }
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(describe_acls::handle(state, r)),
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(create_acls::handle(state, r).await),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(delete_acls::handle(state, r).await),
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(init_producer_id::handle(state, r).await)
         }

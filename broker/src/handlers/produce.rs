@@ -77,7 +77,7 @@ fn produce_one(
         let min_isr = topic_image
             .and_then(|t| t.configs.get("min.insync.replicas"))
             .and_then(|v| v.parse().ok())
-            .unwrap_or(state.config.topic_defaults.min_insync_replicas);
+            .unwrap_or(state.topic_defaults().min_insync_replicas);
         if (isr as i64) < min_isr {
             return Err(ErrorCode::NotEnoughReplicas);
         }

@@ -139,7 +139,7 @@ pub struct AclBinding {
 }
 
 /// A DeleteAcls / DescribeAcls filter: `None` strings match anything; `Any` enums match anything.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AclFilter {
     /// Resource type, or `Any`.
     pub resource_type: AclResourceType,
@@ -156,6 +156,9 @@ pub struct AclFilter {
     /// Permission type, or `Any`.
     pub permission_type: AclPermissionType,
 }
+
+/// The only resource name a `Cluster` ACL may have (Kafka's `Resource.CLUSTER_NAME`).
+pub const CLUSTER_RESOURCE_NAME: &str = "kafka-cluster";
 
 impl AclFilter {
     /// Whether `binding` matches this filter (Kafka's `AclBindingFilter#matches`).

@@ -6,6 +6,7 @@ use super::OpError;
 use crate::error_code::ErrorCode;
 use crate::metadata::acl::{
     AclBinding, AclFilter, AclOperation, AclPatternType, AclPermissionType, AclResourceType,
+    CLUSTER_RESOURCE_NAME,
 };
 use crate::metadata::image::MetadataImage;
 use crate::metadata::records::MetadataRecord;
@@ -20,7 +21,8 @@ fn valid_principal(principal: &str) -> bool {
 }
 
 /// Checks a binding to be stored: concrete resource type, `Literal` or `Prefixed` pattern, concrete
-/// operation and permission, non-empty resource name and host, `Type:name` principal.
+/// operation and permission, non-empty resource name and host, `Type:name` principal, and for `Cluster`
+/// the name `kafka-cluster`.
 pub fn validate_acl_binding(binding: &AclBinding) -> Result<(), OpError> {
     if matches!(binding.resource_type, AclResourceType::Any | AclResourceType::Unknown) {
         return Err(invalid("resource type must be concrete"));
@@ -36,6 +38,11 @@ pub fn validate_acl_binding(binding: &AclBinding) -> Result<(), OpError> {
     }
     if binding.resource_name.is_empty() {
         return Err(invalid("resource name must not be empty"));
+    }
+    if binding.resource_type == AclResourceType::Cluster && binding.resource_name != CLUSTER_RESOURCE_NAME {
+        return Err(invalid(format!(
+            "the only valid name for the CLUSTER resource is {CLUSTER_RESOURCE_NAME}"
+        )));
     }
     if !valid_principal(&binding.principal) {
         return Err(invalid(format!("principal '{}' is not of the form Type:name", binding.principal)));
@@ -164,6 +171,10 @@ mod tests {
             ErrorCode::InvalidRequest
         );
         assert_eq!(code(binding("alice")), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code(AclBinding { resource_type: AclResourceType::Cluster, ..binding("User:a") }),
+            ErrorCode::InvalidRequest
+        );
         assert_eq!(code(AclBinding { host: String::new(), ..binding("User:a") }), ErrorCode::InvalidRequest);
         let bad_filter = AclFilter { operation: AclOperation::Unknown, ..any_filter() };
         assert_eq!(delete_acls(&image, &bad_filter).unwrap_err().code, ErrorCode::InvalidRequest);
