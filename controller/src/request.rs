@@ -63,6 +63,18 @@ pub enum ControllerRequest {
         /// Check only.
         validate_only: bool,
     },
+    /// AlterConfigs / IncrementalAlterConfigs for a broker (`broker_id`) or the cluster-wide broker
+    /// default (`None`): `Some` sets, `None` deletes.
+    AlterBrokerConfigs {
+        /// Broker id, or `None` for the cluster default (Kafka's empty resource name).
+        broker_id: Option<i32>,
+        /// Changes.
+        changes: Vec<(String, Option<String>)>,
+        /// Legacy AlterConfigs: overrides not named are removed.
+        replace_all: bool,
+        /// Check only.
+        validate_only: bool,
+    },
     /// A block of producer ids.
     AllocateProducerIds {
         /// Ids wanted.
@@ -184,6 +196,10 @@ pub fn decide(
         }
         ControllerRequest::AlterTopicConfigs { name, changes, replace_all, validate_only } => {
             let records = ops::alter_topic_configs(image, name, changes, *replace_all)?;
+            Ok((if *validate_only { vec![] } else { records }, ControllerReply::Done))
+        }
+        ControllerRequest::AlterBrokerConfigs { broker_id, changes, replace_all, validate_only } => {
+            let records = ops::alter_broker_configs(image, *broker_id, changes, *replace_all)?;
             Ok((if *validate_only { vec![] } else { records }, ControllerReply::Done))
         }
         ControllerRequest::AllocateProducerIds { size } => {

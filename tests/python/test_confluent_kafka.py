@@ -298,3 +298,42 @@ def test_acl_lifecycle(bootstrap):
         admin.create_acls([bad], request_timeout=TIMEOUT_S)[bad].result(timeout=TIMEOUT_S)
     assert excinfo.value.args[0].code() == KafkaError.INVALID_REQUEST
     assert admin.describe_acls(topic_filter, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S) == []
+
+
+def test_dynamic_broker_configs(bootstrap):
+    """Per-broker dynamic configs: stored through the controller, described with their source, and used
+    as the default of topics without their own value. (confluent-kafka refuses the empty resource name
+    of the cluster-wide default client-side.)"""
+    admin = admin_client(bootstrap)
+    topic = unique_topic("dyn")
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(timeout=TIMEOUT_S)
+
+    broker_one = ConfigResource(
+        ResourceType.BROKER,
+        "1",
+        incremental_configs=[
+            ConfigEntry("log.retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET),
+            ConfigEntry("log.segment.bytes", "1048576", incremental_operation=AlterConfigOpType.SET),
+        ],
+    )
+    admin.incremental_alter_configs([broker_one])[broker_one].result(timeout=TIMEOUT_S)
+
+    described = admin.describe_configs([ConfigResource(ResourceType.BROKER, "1")])
+    broker_configs = list(described.values())[0].result(timeout=TIMEOUT_S)
+    assert broker_configs["log.retention.ms"].value == "3600000"
+    assert broker_configs["log.retention.ms"].source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+    assert broker_configs["log.segment.bytes"].value == "1048576"
+    assert broker_configs["log.segment.bytes"].source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+
+    described = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
+    topic_configs = list(described.values())[0].result(timeout=TIMEOUT_S)
+    assert topic_configs["retention.ms"].value == "3600000"
+    assert topic_configs["segment.bytes"].value == "1048576"
+
+    bad = ConfigResource(
+        ResourceType.BROKER,
+        "1",
+        incremental_configs=[ConfigEntry("log.retention.ms", "soon", incremental_operation=AlterConfigOpType.SET)],
+    )
+    with pytest.raises(KafkaException):
+        admin.incremental_alter_configs([bad])[bad].result(timeout=TIMEOUT_S)

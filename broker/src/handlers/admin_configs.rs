@@ -175,13 +175,29 @@ async fn apply(
     replace_all: bool,
     validate_only: bool,
 ) -> Result<(), OpError> {
-    match resource_type {
-        TOPIC => {}
+    let request = match resource_type {
+        TOPIC => ControllerRequest::AlterTopicConfigs {
+            name: name.to_string(),
+            changes: changes.clone(),
+            replace_all,
+            validate_only,
+        },
         BROKER => {
-            return Err(OpError {
-                code: ErrorCode::InvalidRequest,
-                message: "broker configs are static".into(),
-            });
+            // Kafka's empty resource name is the cluster-wide default for every broker.
+            let broker_id = if name.is_empty() {
+                None
+            } else {
+                Some(name.parse::<i32>().map_err(|_| OpError {
+                    code: ErrorCode::InvalidRequest,
+                    message: format!("'{name}' is not a broker id"),
+                })?)
+            };
+            ControllerRequest::AlterBrokerConfigs {
+                broker_id,
+                changes: changes.clone(),
+                replace_all,
+                validate_only,
+            }
         }
         other => {
             return Err(OpError {
@@ -189,15 +205,9 @@ async fn apply(
                 message: format!("unsupported resource type {other}"),
             });
         }
-    }
-    let request = ControllerRequest::AlterTopicConfigs {
-        name: name.to_string(),
-        changes: changes.clone(),
-        replace_all,
-        validate_only,
     };
     state.execute(request).await?;
-    tracing::info!(topic = name, ?changes, validate_only, "topic configs changed");
+    tracing::info!(resource_type, name, ?changes, validate_only, "configs changed");
     Ok(())
 }
 
