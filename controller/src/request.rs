@@ -75,6 +75,12 @@ pub enum ControllerRequest {
         /// Check only.
         validate_only: bool,
     },
+    /// AlterPartition from a partition leader: a new ISR (or leader recovery state), fenced by broker,
+    /// leader and partition epochs.
+    AlterPartition {
+        /// The change asked for.
+        request: ops::AlterPartitionRequest,
+    },
     /// A block of producer ids.
     AllocateProducerIds {
         /// Ids wanted.
@@ -108,6 +114,11 @@ pub enum ControllerReply {
         name: String,
         /// Its id.
         topic_id: Uuid,
+    },
+    /// The partition's state after an AlterPartition.
+    PartitionState {
+        /// Leader, epochs, ISR and recovery state.
+        state: ops::PartitionState,
     },
     /// Producer ids `[first, first + size)` are reserved for the asker.
     ProducerIds {
@@ -201,6 +212,10 @@ pub fn decide(
         ControllerRequest::AlterBrokerConfigs { broker_id, changes, replace_all, validate_only } => {
             let records = ops::alter_broker_configs(image, *broker_id, changes, *replace_all)?;
             Ok((if *validate_only { vec![] } else { records }, ControllerReply::Done))
+        }
+        ControllerRequest::AlterPartition { request } => {
+            let (records, state) = ops::alter_partition(image, request)?;
+            Ok((records, ControllerReply::PartitionState { state }))
         }
         ControllerRequest::AllocateProducerIds { size } => {
             if *size <= 0 {
@@ -336,5 +351,54 @@ mod tests {
         let request = ControllerRequest::DeleteAcls { filters: vec![filter(Some("User:a"))] };
         let json = serde_json::to_vec(&request).expect("encode");
         assert_eq!(serde_json::from_slice::<ControllerRequest>(&json).expect("decode"), request);
+    }
+
+    #[test]
+    fn alter_partition_through_decide_is_fenced_by_partition_epoch() {
+        let mut image = MetadataImage::default();
+        for id in [1, 2] {
+            image.replay(&MetadataRecord::RegisterBroker {
+                broker_id: id,
+                incarnation_id: Uuid::from_u128(id as u128),
+                host: "h".into(),
+                port: 9092,
+                rack: None,
+                fenced: false,
+            });
+        }
+        let create = ControllerRequest::CreateTopic {
+            name: "t".into(),
+            num_partitions: 1,
+            replication_factor: 2,
+            assignments: vec![],
+            configs: vec![],
+            default_partitions: 1,
+            default_replication_factor: 1,
+            validate_only: false,
+        };
+        let ControllerReply::TopicCreated { topic_id } = apply(&mut image, create, 7) else {
+            panic!("created")
+        };
+        let partition = image.topic("t").expect("topic").partitions[&0].clone();
+        let leader = partition.leader;
+        let alter = ops::AlterPartitionRequest {
+            broker_id: leader,
+            broker_epoch: image.broker(leader).expect("leader").broker_epoch,
+            topic_id,
+            partition: 0,
+            leader_epoch: partition.leader_epoch,
+            partition_epoch: partition.partition_epoch,
+            new_isr: vec![leader],
+            leader_recovery_state: partition.leader_recovery_state,
+        };
+        let request = ControllerRequest::AlterPartition { request: alter.clone() };
+        let ControllerReply::PartitionState { state } = apply(&mut image, request.clone(), 8) else {
+            panic!("state")
+        };
+        assert_eq!((state.isr.clone(), state.partition_epoch), (vec![leader], partition.partition_epoch + 1));
+        let stale = decide(&image, &request, Uuid::nil()).expect_err("stale partition epoch");
+        assert_eq!(stale.code, ErrorCode::InvalidUpdateVersion);
+        let json = serde_json::to_string(&request).expect("serialize");
+        assert_eq!(serde_json::from_str::<ControllerRequest>(&json).expect("parse"), request);
     }
 }

@@ -11,7 +11,7 @@ use crate::metadata::image::{LeaderRecoveryState, MetadataImage, PartitionImage}
 use crate::metadata::records::MetadataRecord;
 
 /// One partition of an AlterPartition request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlterPartitionRequest {
     /// The sender, which must be the partition's leader.
     pub broker_id: i32,
@@ -32,7 +32,7 @@ pub struct AlterPartitionRequest {
 }
 
 /// A partition's state as returned in the AlterPartition response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartitionState {
     /// Leader id.
     pub leader: i32,
