@@ -13,8 +13,9 @@ use std::time::Duration;
 use futures::Stream;
 use strom_proto::broker_api::broker_api_server::BrokerApi;
 use strom_proto::broker_api::{
-    ExecuteRequest, ExecuteResponse, HeartbeatRequest, HeartbeatResponse, RegisterBrokerRequest,
-    RegisterBrokerResponse, WatchEvent, WatchRequest, watch_event,
+    BrokerLiveness, DescribeBrokersRequest, DescribeBrokersResponse, ExecuteRequest, ExecuteResponse,
+    HeartbeatRequest, HeartbeatResponse, RegisterBrokerRequest, RegisterBrokerResponse, WatchEvent,
+    WatchRequest, watch_event,
 };
 use tokio::sync::{broadcast, mpsc};
 use tonic::{Request, Response, Status};
@@ -370,6 +371,34 @@ impl BrokerApi for BrokerApiService {
             }
         });
         Ok(Response::new(Box::pin(tokio_stream_from(rx))))
+    }
+
+    async fn describe_brokers(
+        &self,
+        _request: Request<DescribeBrokersRequest>,
+    ) -> Result<Response<DescribeBrokersResponse>, Status> {
+        if !self.controller.is_leader() {
+            return Ok(Response::new(DescribeBrokersResponse {
+                error_code: NOT_CONTROLLER,
+                leader_addr: self.leader_addr(),
+                brokers: Vec::new(),
+            }));
+        }
+        let now = now_ms();
+        let liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
+        let brokers = self
+            .controller
+            .image()
+            .brokers()
+            .map(|b| BrokerLiveness {
+                broker_id: b.broker_id,
+                last_heartbeat_age_ms: liveness
+                    .tracker
+                    .last_heartbeat_ms(b.broker_id)
+                    .map_or(-1, |t| now - t),
+            })
+            .collect();
+        Ok(Response::new(DescribeBrokersResponse { error_code: 0, leader_addr: String::new(), brokers }))
     }
 
     async fn execute(&self, request: Request<ExecuteRequest>) -> Result<Response<ExecuteResponse>, Status> {

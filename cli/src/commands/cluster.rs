@@ -6,7 +6,11 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use std::collections::BTreeMap;
+
 use strom_controller::metadata::MetadataImage;
+use strom_proto::broker_api::DescribeBrokersRequest;
+use strom_proto::broker_api::broker_api_client::BrokerApiClient;
 use strom_proto::controller::controller_admin_client::ControllerAdminClient;
 use strom_proto::controller::{
     AddVoterRequest, DescribeQuorumRequest, DescribeQuorumResponse, MembershipResponse, ReadImageRequest,
@@ -214,14 +218,39 @@ async fn describe_quorum(addr: &str, output: OutputArgs) -> Result<()> {
     table.print()
 }
 
-/// The quorum, then the registered brokers from the answering controller's image.
+/// Milliseconds since each broker's last heartbeat, from the active controller (empty if it cannot be
+/// reached).
+async fn heartbeat_ages(addr: &str) -> BTreeMap<i32, i64> {
+    let leader = match describe(addr).await {
+        Ok(q) if !q.leader_addr.is_empty() => q.leader_addr,
+        _ => addr.to_string(),
+    };
+    let endpoint = if leader.contains("://") { leader } else { format!("http://{leader}") };
+    let Ok(mut client) = BrokerApiClient::connect(endpoint).await else { return BTreeMap::new() };
+    match client.describe_brokers(DescribeBrokersRequest {}).await {
+        Ok(r) => r.into_inner().brokers.into_iter().map(|b| (b.broker_id, b.last_heartbeat_age_ms)).collect(),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+/// The quorum, then the registered brokers from the answering controller's image, with heartbeat ages
+/// from the active controller.
 async fn describe_cluster(addr: &str, output: OutputArgs) -> Result<()> {
     let mut client = connect(addr).await?;
     let response = client.read_image(ReadImageRequest {}).await.map_err(status_error)?.into_inner();
     let image: MetadataImage = serde_json::from_slice(&response.image_json).context("decoding the image")?;
+    let ages = heartbeat_ages(addr).await;
+    let age = |id: i32| ages.get(&id).copied().filter(|a| *a >= 0);
     if output.is_json() {
         let quorum = describe(addr).await?;
-        let brokers: Vec<_> = image.brokers().collect();
+        let brokers: Vec<_> = image
+            .brokers()
+            .map(|b| {
+                let mut value = serde_json::to_value(b).unwrap_or_default();
+                value["last_heartbeat_age_ms"] = serde_json::json!(age(b.broker_id));
+                value
+            })
+            .collect();
         return print_json(&serde_json::json!({
             "leader_id": quorum.leader_id,
             "term": quorum.term,
@@ -233,7 +262,8 @@ async fn describe_cluster(addr: &str, output: OutputArgs) -> Result<()> {
     }
     describe_quorum(addr, output).await?;
     print_text("\n")?;
-    let mut table = Table::new(["BROKER", "ENDPOINT", "RACK", "FENCED", "SHUTTING-DOWN", "EPOCH"]);
+    let mut table =
+        Table::new(["BROKER", "ENDPOINT", "RACK", "FENCED", "SHUTTING-DOWN", "EPOCH", "LAST-HEARTBEAT-MS"]);
     for broker in image.brokers() {
         table.row([
             broker.broker_id.to_string(),
@@ -242,6 +272,7 @@ async fn describe_cluster(addr: &str, output: OutputArgs) -> Result<()> {
             broker.fenced.to_string(),
             broker.in_controlled_shutdown.to_string(),
             broker.broker_epoch.to_string(),
+            age(broker.broker_id).map_or_else(|| "-".to_string(), |a| a.to_string()),
         ]);
     }
     table.print()
