@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::error_code::ErrorCode;
 use crate::metadata::ops::{self, BrokerHeartbeat, BrokerHeartbeatTracker, BrokerRegistration, OpError};
-use crate::metadata::{MetadataImage, MetadataRecord};
+use crate::metadata::{MetadataImage, MetadataRecord, wire};
 use crate::node::{Controller, ControllerError};
 use crate::request::{self, ControllerRequest};
 
@@ -435,8 +435,8 @@ fn snapshot_event(image: &MetadataImage, index: u64) -> Result<WatchEvent, Statu
 }
 
 fn records_event(index: u64, records: &[MetadataRecord]) -> Result<WatchEvent, Status> {
-    let json = serde_json::to_vec(records).map_err(|e| Status::internal(e.to_string()))?;
-    Ok(WatchEvent { log_index: index, event: Some(watch_event::Event::RecordsJson(json)) })
+    let records = wire::encode_batch(records);
+    Ok(WatchEvent { log_index: index, event: Some(watch_event::Event::Records(records)) })
 }
 
 /// Adapts an mpsc receiver to a `Stream`.

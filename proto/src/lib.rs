@@ -2,6 +2,8 @@
 //!
 //! - [`raft`]: the Raft transport between controllers (openraft messages as JSON).
 //! - [`controller`]: controller administration (writes, quorum description, membership changes).
+//! - [`broker_api`]: the service brokers use (registration, heartbeats, the metadata watch stream).
+//! - [`metadata`]: the metadata records, as carried on the broker watch stream.
 //!
 //! No logic lives here.
 
@@ -28,4 +30,11 @@ pub const LEADER_ADDR_METADATA: &str = "strom-leader-addr";
 #[allow(missing_docs, clippy::all)]
 pub mod broker_api {
     tonic::include_proto!("strom.broker_api.v1");
+}
+
+/// Metadata records (`metadata.proto`, package `strom.metadata.v1`): one message per record kind, and
+/// the batch committed at one log index.
+#[allow(missing_docs, clippy::all)]
+pub mod metadata {
+    tonic::include_proto!("strom.metadata.v1");
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use strom_controller::metadata::wire::{self, WireError};
 use strom_controller::request::{ControllerReply, ControllerRequest};
 use strom_proto::broker_api::broker_api_client::BrokerApiClient;
 use strom_proto::broker_api::{
@@ -28,6 +29,17 @@ const EXECUTE_TIMEOUT: Duration = Duration::from_secs(15);
 const STALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause before retrying another controller after a failure.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A watch event this broker could not apply; the stream is dropped and followed again elsewhere.
+#[derive(Debug, thiserror::Error)]
+enum WatchEventError {
+    /// The snapshot is not a JSON `MetadataImage`.
+    #[error("bad snapshot: {0}")]
+    Snapshot(#[from] serde_json::Error),
+    /// The records are not an encoded `MetadataRecordBatch`.
+    #[error("bad records: {0}")]
+    Records(#[from] WireError),
+}
 
 /// Who this broker is, for registration and heartbeats.
 #[derive(Debug, Clone)]
@@ -265,11 +277,11 @@ impl ClusterMetadata {
         &self,
         log_index: u64,
         event: watch_event::Event,
-    ) -> Result<Arc<MetadataImage>, serde_json::Error> {
+    ) -> Result<Arc<MetadataImage>, WatchEventError> {
         let image = match event {
             watch_event::Event::SnapshotJson(json) => serde_json::from_slice::<MetadataImage>(&json)?,
-            watch_event::Event::RecordsJson(json) => {
-                let records: Vec<MetadataRecord> = serde_json::from_slice(&json)?;
+            watch_event::Event::Records(bytes) => {
+                let records: Vec<MetadataRecord> = wire::decode_batch(&bytes)?;
                 let mut image = MetadataImage::clone(&self.image());
                 for record in &records {
                     image.replay(record);

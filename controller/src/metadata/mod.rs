@@ -6,6 +6,7 @@ pub mod acl;
 pub mod image;
 pub mod ops;
 pub mod records;
+pub mod wire;
 
 pub use image::{
     BrokerImage, CommittedOffset, GroupOffsets, LeaderRecoveryState, MetadataImage, PartitionImage,
