@@ -3,6 +3,8 @@
 //! right header, and no error where none is expected. Catches responses that cannot be encoded for a
 //! version (the connection would close) and header-version mistakes.
 
+mod support;
+
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -17,10 +19,11 @@ use kafka_protocol::messages::offset_for_leader_epoch_request::{
 };
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use strom_broker::record::BatchBuilder;
 use strom_broker::record::batch::Compression;
 use strom_broker::{Broker, BrokerConfig};
+use support::KafkaConn;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -180,40 +183,6 @@ fn request(key: ApiKey, version: i16, topic: &str) -> RequestKind {
     }
 }
 
-async fn round_trip(
-    stream: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    body: &RequestKind,
-) -> ResponseKind {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("every-version")));
-    let mut buf = BytesMut::new();
-    buf.put_i32(0);
-    header.encode(&mut buf, key.request_header_version(version)).expect("header");
-    body.encode(&mut buf, version).expect("body");
-    let len = (buf.len() - 4) as i32;
-    buf[0..4].copy_from_slice(&len.to_be_bytes());
-    stream.write_all(&buf).await.expect("write");
-    let size =
-        stream.read_i32().await.unwrap_or_else(|e| panic!("{key:?} v{version}: connection closed: {e}"));
-    let mut frame = vec![0u8; size as usize];
-    stream.read_exact(&mut frame).await.expect("read");
-    let mut frame = Bytes::from(frame);
-    let header_version = if key == ApiKey::ApiVersions { 0 } else { key.response_header_version(version) };
-    let header = <ResponseHeader as kafka_protocol::protocol::Decodable>::decode(&mut frame, header_version)
-        .expect("response header");
-    assert_eq!(header.correlation_id, correlation_id, "{key:?} v{version}");
-    let response =
-        ResponseKind::decode(key, &mut frame, version).unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"));
-    assert!(!frame.has_remaining(), "{key:?} v{version}: {} trailing bytes", frame.remaining());
-    response
-}
-
 /// Error codes found anywhere in the response that signal a bug rather than an expected answer.
 fn first_error(response: &ResponseKind) -> Option<i16> {
     let codes: Vec<i16> = match response {
@@ -284,11 +253,10 @@ async fn every_advertised_version_round_trips() {
         ..BrokerConfig::default()
     };
     let broker = Broker::start(config).await.expect("start");
-    let mut stream = TcpStream::connect(broker.kafka_addr()).await.expect("connect");
+    let mut conn = KafkaConn::connect(broker.kafka_addr()).await;
     let topic = "versions";
     // Create the topic first (Metadata auto-creation), so every API finds it.
-    round_trip(&mut stream, ApiKey::Metadata, 12, 0, &request(ApiKey::Metadata, 12, topic)).await;
-    let mut correlation_id = 1;
+    conn.send(ApiKey::Metadata, 12, &request(ApiKey::Metadata, 12, topic)).await;
     let order = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
@@ -316,15 +284,11 @@ async fn every_advertised_version_round_trips() {
                 continue; // legacy layout, covered by legacy_produce_gets_unsupported_version
             }
             let body = request(key, version, topic);
-            let response = tokio::time::timeout(
-                Duration::from_secs(10),
-                round_trip(&mut stream, key, version, correlation_id, &body),
-            )
-            .await
-            .unwrap_or_else(|_| panic!("{key:?} v{version} timed out"));
+            let response = tokio::time::timeout(Duration::from_secs(10), conn.send(key, version, &body))
+                .await
+                .unwrap_or_else(|_| panic!("{key:?} v{version} timed out"));
             assert_eq!(first_error(&response), None, "{key:?} v{version}: {response:?}");
             check_acls(&response, version);
-            correlation_id += 1;
         }
     }
     broker.shutdown().await.expect("shutdown");
