@@ -173,3 +173,35 @@ async fn brokers_follow_the_quorum_and_forward_admin_requests() {
 
 #[allow(non_upper_case_globals)]
 const ErrorCodeTopicAlreadyExists: i16 = 36;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_requests_fail_promptly_without_a_quorum() {
+    let cluster = start_cluster(3, 1).await;
+    let mut b1 = KafkaConn::connect(cluster.brokers[&1].kafka_addr()).await;
+    assert_eq!(create_topic(&mut b1, "with-quorum", 1).await, 0);
+
+    // Stop both followers: the leader is alone and cannot commit anything.
+    let leader = poll("a controller leader", async || {
+        cluster.controllers.iter().find(|(_, n)| n.is_leader()).map(|(id, _)| *id)
+    })
+    .await;
+    let mut controllers = cluster.controllers;
+    let followers: Vec<u64> = controllers.keys().copied().filter(|id| *id != leader).collect();
+    for id in followers {
+        controllers.remove(&id).expect("follower").shutdown().await.expect("shutdown");
+    }
+    let started = Instant::now();
+    let code = create_topic(&mut b1, "without-quorum", 1).await;
+    let waited = started.elapsed();
+    assert!(code == 7 || code == 41, "REQUEST_TIMED_OUT or NOT_CONTROLLER, got {code}");
+    eprintln!("no-quorum CreateTopics answered with {code} after {waited:?}");
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    let r = metadata(&mut b1, "without-quorum").await;
+    assert_ne!(r.topics[0].error_code, 0, "the topic must not exist");
+
+    let mut brokers = cluster.brokers;
+    brokers.remove(&1).expect("broker").kill().await;
+    for (_, controller) in controllers {
+        controller.shutdown().await.expect("controller shutdown");
+    }
+}
