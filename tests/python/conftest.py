@@ -18,7 +18,6 @@ import uuid
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-READY_PREFIX = "strom broker ready: "
 READY_TIMEOUT_S = 30
 TERMINATE_TIMEOUT_S = 30
 
@@ -57,21 +56,28 @@ def unique_topic(prefix):
 
 
 class BrokerProcess:
-    """A `strom broker` child process listening on 127.0.0.1 with an ephemeral port."""
+    """A `strom broker` child process listening on 127.0.0.1 with an ephemeral port (or, with
+    `command="controller"` and `extra_args`, a `strom controller`)."""
 
-    def __init__(self, data_dir, log_path, config_toml=None):
+    def __init__(self, data_dir, log_path, config_toml=None, extra_args=(), command="broker"):
         self.data_dir = pathlib.Path(data_dir)
         self.log_path = pathlib.Path(log_path)
         self.config_path = None
         if config_toml is not None:
             self.config_path = self.data_dir.parent / "broker.toml"
             self.config_path.write_text(config_toml)
+        self.extra_args = list(extra_args)
+        self.command = command
+        self.ready_prefix = f"strom {command} ready: "
         self.process = None
         self.bootstrap = None
         self.node_id = None
 
     def start(self):
-        args = [strom_bin(), "broker", "--data-dir", str(self.data_dir), "--listener", "127.0.0.1:0"]
+        args = [strom_bin(), self.command, "--data-dir", str(self.data_dir)]
+        if self.command == "broker":
+            args += ["--listener", "127.0.0.1:0"]
+        args += self.extra_args
         if self.config_path is not None:
             args += ["--config", str(self.config_path)]
         env = dict(os.environ)
@@ -94,7 +100,7 @@ class BrokerProcess:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.kill()
-                raise RuntimeError(f"strom broker not ready within {READY_TIMEOUT_S}s; log: {self.log_tail()}")
+                raise RuntimeError(f"strom {self.command} not ready within {READY_TIMEOUT_S}s; log: {self.log_tail()}")
             try:
                 line = lines.get(timeout=min(left, 0.2))
             except queue.Empty:
@@ -102,9 +108,9 @@ class BrokerProcess:
             if line is None:
                 code = self.process.wait(timeout=5)
                 raise RuntimeError(f"strom broker exited ({code}) before ready; log: {self.log_tail()}")
-            if line.startswith(READY_PREFIX):
-                fields = dict(f.split("=", 1) for f in line[len(READY_PREFIX):].split() if "=" in f)
-                self.bootstrap = fields["kafka"]
+            if line.startswith(self.ready_prefix):
+                fields = dict(f.split("=", 1) for f in line[len(self.ready_prefix):].split() if "=" in f)
+                self.bootstrap = fields.get("kafka") or fields.get("grpc")
                 self.node_id = int(fields["node_id"])
                 return self
 
@@ -164,3 +170,65 @@ def broker(tmp_path, request):
 def bootstrap(broker):
     """`bootstrap.servers` of the test's broker."""
     return broker.bootstrap
+
+
+def free_ports(n):
+    """`n` distinct ports that were free a moment ago."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class Cluster:
+    """Three `strom controller` processes (a Raft quorum) and three `strom broker` processes."""
+
+    def __init__(self, tmp_path, brokers=3, session_timeout_ms=2000):
+        ports = free_ports(3)
+        voters = ",".join(f"{i + 1}=127.0.0.1:{port}" for i, port in enumerate(ports))
+        self.controller_addrs = ",".join(f"127.0.0.1:{port}" for port in ports)
+        self.controllers = []
+        for i, port in enumerate(ports):
+            node = tmp_path / f"controller-{i + 1}"
+            node.mkdir()
+            args = [
+                "--node-id", str(i + 1), "--listen", f"127.0.0.1:{port}", "--voters", voters,
+                "--cluster-id", "py-cluster", "--broker-session-timeout-ms", str(session_timeout_ms),
+                "--election-timeout-ms", "200..400",
+            ]
+            self.controllers.append(
+                BrokerProcess(node / "data", node / "log", extra_args=args, command="controller").start()
+            )
+        self.brokers = {}
+        for i in range(brokers):
+            node = tmp_path / f"broker-{i + 1}"
+            node.mkdir()
+            args = ["--node-id", str(i + 1), "--controllers", self.controller_addrs, "--heartbeat-interval-ms", "200"]
+            self.brokers[i + 1] = BrokerProcess(node / "data", node / "log", extra_args=args).start()
+
+    def bootstrap(self):
+        return ",".join(b.bootstrap for b in self.brokers.values() if b.is_alive())
+
+    def stop(self):
+        for node in list(self.brokers.values()) + self.controllers:
+            node.kill()
+
+
+@pytest.fixture
+def cluster(tmp_path, request):
+    """A 3-controller, 3-broker cluster of real processes."""
+    running = Cluster(tmp_path)
+    try:
+        yield running
+    finally:
+        failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+        if failed:
+            for node in list(running.brokers.values()) + running.controllers:
+                print(f"--- {node.command} log (tail) ---\n{node.log_tail()}")
+        running.stop()
