@@ -51,6 +51,7 @@ pub struct PartitionLog {
     pub(super) dir_dirty: bool,
     /// Batches CRC-checked by recovery in `open` (observability and tests).
     pub(super) recovery_validated_batches: u64,
+    data_syncs: u64,
 }
 
 impl PartitionLog {
@@ -82,6 +83,7 @@ impl PartitionLog {
             recovery_point,
             epochs: LeaderEpochCache::load(dir)?,
             unflushed_records: 0,
+            data_syncs: 0,
             oldest_unflushed_ms: None,
             dir_dirty,
             recovery_validated_batches: recovered.validated_batches,
@@ -246,7 +248,7 @@ impl PartitionLog {
         self.unflushed_records = self.unflushed_records.saturating_add(info.records);
         self.oldest_unflushed_ms.get_or_insert(now_ms);
         if self.unflushed_records >= self.config.flush_messages {
-            self.flush()?;
+            self.sync_data()?;
         }
         Ok(info)
     }
@@ -284,6 +286,29 @@ impl PartitionLog {
         self.segments.push(Segment::create(&self.dir, base_offset)?);
         self.dir_dirty = true;
         Ok(())
+    }
+
+    /// `flush.messages` reached: fsyncs the data of every segment written since the last sync (and the
+    /// directory if segments were created), and nothing else. On return everything appended so far is
+    /// durable. Indexes are rebuildable and the recovery point only bounds how much recovery validates,
+    /// so both wait for the next [`flush`](Self::flush) (`flush.ms` or clean shutdown): one fsync per
+    /// acknowledged append instead of four.
+    fn sync_data(&mut self) -> Result<(), LogError> {
+        if self.dir_dirty {
+            checkpoint::sync_directory(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        for segment in &mut self.segments {
+            segment.sync_data()?;
+        }
+        self.unflushed_records = 0;
+        self.data_syncs += 1;
+        Ok(())
+    }
+
+    /// How many times appends reached `flush.messages` and fsynced their data (tests, metrics).
+    pub fn data_syncs(&self) -> u64 {
+        self.data_syncs
     }
 
     /// fsyncs every segment with unflushed data and its indexes, then persists the recovery point as the

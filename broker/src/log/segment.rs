@@ -222,6 +222,15 @@ impl Segment {
         Ok(())
     }
 
+    /// fsyncs the `.log` if it was written to since the last sync; indexes are left alone.
+    pub(crate) fn sync_data(&mut self) -> Result<(), LogError> {
+        if self.unflushed {
+            self.log.sync_data().map_err(io_err(&self.log_path))?;
+            self.unflushed = false;
+        }
+        Ok(())
+    }
+
     /// Writes pending index entries; with `sync` also fsyncs the `.log` (if written to) and indexes.
     pub(crate) fn flush(&mut self, sync: bool) -> Result<(), LogError> {
         if sync && self.unflushed {

@@ -258,16 +258,25 @@ fn flush_messages_fsyncs_and_advances_recovery_point() {
     let checkpoint = dir.path().join(RECOVERY_POINT_FILE);
     for i in 1..=3 {
         log.append(&mut batch(2, 0, 10), 0, 0).unwrap();
-        assert_eq!(std::fs::read_to_string(&checkpoint).unwrap(), format!("0\n1\n{}\n", i * 2));
-        assert_eq!(log.unflushed_records, 0);
+        // Every append reaching flush.messages fsyncs its data before returning.
+        assert_eq!((log.data_syncs(), log.unflushed_records), (i, 0));
     }
+    // flush.messages = 3 records: the second 2-record append reaches it.
+    log.set_config(LogConfig { flush_messages: 3, ..test_config() });
+    log.append(&mut batch(2, 0, 10), 0, 0).unwrap();
+    assert_eq!(log.data_syncs(), 3);
+    log.append(&mut batch(2, 0, 10), 0, 0).unwrap();
+    assert_eq!(log.data_syncs(), 4);
+    // The recovery point moves on a full flush.
+    log.flush().unwrap();
+    assert_eq!(std::fs::read_to_string(&checkpoint).unwrap(), "0\n1\n10\n");
     // flush.ms policy.
     log.set_config(LogConfig { flush_ms: 100, ..test_config() });
     log.append(&mut batch(1, 0, 10), 0, 1000).unwrap();
     assert!(!log.maybe_flush(1050).unwrap());
     assert!(log.maybe_flush(1100).unwrap());
     assert!(!log.maybe_flush(5000).unwrap());
-    assert_eq!(std::fs::read_to_string(&checkpoint).unwrap(), "0\n1\n7\n");
+    assert_eq!(std::fs::read_to_string(&checkpoint).unwrap(), "0\n1\n11\n");
 }
 
 #[test]
