@@ -159,8 +159,11 @@ async fn brokers_follow_the_quorum_and_forward_admin_requests() {
     b2_handle.kill().await;
     poll("broker 2's partitions to lose their leader", async || {
         let r = metadata(&mut b1, "orders").await;
-        let offline = r.topics[0].partitions.iter().filter(|p| p.leader_id.0 == -1).count();
-        (offline > 0 && r.topics[0].partitions.iter().all(|p| p.leader_id.0 != 2)).then_some(())
+        let leaderless: Vec<_> = r.topics[0].partitions.iter().filter(|p| p.leader_id.0 == -1).collect();
+        // Its replicas are reported offline (Metadata v5+), and no partition names it as leader.
+        let reported = leaderless.iter().all(|p| p.offline_replicas.iter().any(|b| b.0 == 2));
+        let moved = r.topics[0].partitions.iter().all(|p| p.leader_id.0 != 2);
+        (!leaderless.is_empty() && reported && moved).then_some(())
     })
     .await;
     for (_, broker) in brokers {

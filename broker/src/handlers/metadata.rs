@@ -20,8 +20,12 @@ fn ids(ids: &[i32]) -> Vec<BrokerId> {
     ids.iter().map(|id| BrokerId(*id)).collect()
 }
 
-/// Describes one topic from the image.
-fn describe_topic(topic: &TopicImage) -> MetadataResponseTopic {
+/// Describes one topic from the image; replicas on fenced or unregistered brokers are listed as
+/// offline (v5+).
+fn describe_topic(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic {
+    let offline = |replicas: &[i32]| -> Vec<BrokerId> {
+        replicas.iter().filter(|r| image.broker(**r).is_none_or(|b| b.fenced)).map(|r| BrokerId(*r)).collect()
+    };
     let partitions = topic
         .partitions
         .iter()
@@ -33,6 +37,7 @@ fn describe_topic(topic: &TopicImage) -> MetadataResponseTopic {
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(ids(&p.replicas))
                 .with_isr_nodes(ids(&p.isr))
+                .with_offline_replicas(offline(&p.replicas))
         })
         .collect();
     MetadataResponseTopic::default()
@@ -65,8 +70,9 @@ fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
 
 /// Looks up (or auto-creates) one named topic.
 async fn named_topic(state: &BrokerState, name: &str, allow_auto_create: bool) -> MetadataResponseTopic {
-    if let Some(topic) = state.image().topic(name) {
-        return describe_topic(topic);
+    let image = state.image();
+    if let Some(topic) = image.topic(name) {
+        return describe_topic(&image, topic);
     }
     if let Err(e) = ops::validate_topic_name(name) {
         return topic_error(Some(name), Uuid::nil(), e.code);
@@ -90,8 +96,9 @@ async fn named_topic(state: &BrokerState, name: &str, allow_auto_create: bool) -
         }
     }
     tracing::info!(topic = name, "auto-created topic");
-    match state.image().topic(name) {
-        Some(topic) => describe_topic(topic),
+    let image = state.image();
+    match image.topic(name) {
+        Some(topic) => describe_topic(&image, topic),
         None => topic_error(Some(name), Uuid::nil(), ErrorCode::UnknownTopicOrPartition),
     }
 }
@@ -104,14 +111,15 @@ pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: Metadata
         Some(topics) => ctx.version == 0 && topics.is_empty(),
     };
     let topics = if all_topics {
-        state.image().topics().map(describe_topic).collect()
+        let image = state.image();
+        image.topics().map(|topic| describe_topic(&image, topic)).collect()
     } else {
         let mut topics = Vec::new();
         for t in request.topics.unwrap_or_default() {
             topics.push(match t.name {
                 Some(name) => named_topic(state, name.0.as_str(), allow_auto_create).await,
                 None => match state.image().topic_by_id(t.topic_id) {
-                    Some(topic) => describe_topic(topic),
+                    Some(topic) => describe_topic(&state.image(), topic),
                     None => topic_error(None, t.topic_id, ErrorCode::UnknownTopicId),
                 },
             });
