@@ -163,6 +163,12 @@ pub struct TopicInfo {
     pub error: Option<String>,
 }
 
+/// Ids of the brokers in the cluster metadata (Strom lists only unfenced ones, as KRaft does).
+pub fn live_brokers<C: ClientContext>(client: &Client<C>, timeout: Duration) -> Result<Vec<i32>> {
+    let metadata = client.fetch_metadata(None, timeout).map_err(kafka_error).context("fetching metadata")?;
+    Ok(metadata.brokers().iter().map(|b| b.id()).collect())
+}
+
 /// Fetches metadata for all topics, sorted by name.
 ///
 /// Always asks for every topic: a Metadata request naming one topic may auto-create it on the broker,

@@ -59,6 +59,29 @@ pub struct TopicsArgs {
     /// With --delete or --alter: succeed if the topic does not exist.
     #[arg(long)]
     if_exists: bool,
+    /// With --describe: only partitions whose ISR is smaller than their replica list.
+    #[arg(long)]
+    under_replicated_partitions: bool,
+    /// With --describe: only partitions without a live leader.
+    #[arg(long)]
+    unavailable_partitions: bool,
+}
+
+/// Keeps the partitions `--under-replicated-partitions` / `--unavailable-partitions` ask for (all when
+/// neither is set), and drops topics left without partitions by a filter. `live` are the brokers in
+/// the cluster metadata.
+fn filter_partitions(topics: &mut Vec<TopicInfo>, under_replicated: bool, unavailable: bool, live: &[i32]) {
+    if !under_replicated && !unavailable {
+        return;
+    }
+    for topic in topics.iter_mut() {
+        topic.partitions.retain(|p| {
+            let is_under = p.isr.len() < p.replicas.len();
+            let is_unavailable = p.leader < 0 || !live.contains(&p.leader);
+            (under_replicated && is_under) || (unavailable && is_unavailable)
+        });
+    }
+    topics.retain(|t| !t.partitions.is_empty());
 }
 
 /// Runs `strom topics`.
@@ -193,6 +216,8 @@ async fn describe(
             bail!("UNKNOWN_TOPIC_OR_PARTITION: topic '{wanted}' does not exist");
         }
     }
+    let live = crate::client::live_brokers(admin.inner(), args.connect.request_timeout())?;
+    filter_partitions(&mut topics, args.under_replicated_partitions, args.unavailable_partitions, &live);
     let configs = describe_non_default_configs(args, admin, &topics).await;
     let described: Vec<TopicDescription> = topics
         .into_iter()
@@ -275,4 +300,43 @@ async fn describe_non_default_configs(
 
 fn join_ids(ids: &[i32]) -> String {
     ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::PartitionInfo;
+
+    fn partition(partition: i32, leader: i32, replicas: &[i32], isr: &[i32]) -> PartitionInfo {
+        PartitionInfo { partition, leader, replicas: replicas.to_vec(), isr: isr.to_vec(), error: None }
+    }
+
+    #[test]
+    fn describe_filters_select_partitions_like_kafka_topics() {
+        let topics = vec![
+            TopicInfo {
+                name: "a".into(),
+                partitions: vec![
+                    partition(0, 1, &[1, 2, 3], &[1, 2, 3]),
+                    partition(1, 1, &[1, 2, 3], &[1, 3]),
+                    partition(2, -1, &[2], &[2]),
+                    partition(3, 2, &[2, 3], &[2, 3]),
+                ],
+                error: None,
+            },
+            TopicInfo { name: "b".into(), partitions: vec![partition(0, 1, &[1], &[1])], error: None },
+        ];
+        let ids = |t: &[TopicInfo]| -> Vec<(String, i32)> {
+            t.iter().flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.partition))).collect()
+        };
+        let mut all = topics.clone();
+        filter_partitions(&mut all, false, false, &[1, 3]);
+        assert_eq!(ids(&all).len(), 5);
+        let mut under = topics.clone();
+        filter_partitions(&mut under, true, false, &[1, 3]);
+        assert_eq!(ids(&under), vec![("a".to_string(), 1)]);
+        let mut unavailable = topics.clone();
+        filter_partitions(&mut unavailable, false, true, &[1, 3]);
+        assert_eq!(ids(&unavailable), vec![("a".to_string(), 2), ("a".to_string(), 3)]);
+    }
 }
