@@ -338,7 +338,9 @@ impl BrokerApi for BrokerApiService {
             let mut batches = controller.subscribe();
             let mut current = from_index;
             let (image, index) = controller.snapshot();
-            if index != current {
+            // A broker ahead of this node (it followed a faster controller) waits for this node to
+            // catch up instead of being sent an older image.
+            if index > current {
                 if tx.send(snapshot_event(&image, index)).await.is_err() {
                     return;
                 }
