@@ -47,10 +47,28 @@ pub struct Offsets {
     pub log_end_offset: i64,
 }
 
+/// The topic configs the append path needs, resolved once per config change rather than per request.
+struct AppendPolicy {
+    max_message_bytes: i64,
+    log_append_time: bool,
+    /// `compression.type` naming a codec; `None` keeps the producer's.
+    target_codec: Option<batch::Compression>,
+}
+
+impl AppendPolicy {
+    fn new(config: &TopicConfig) -> Self {
+        Self {
+            max_message_bytes: config.max_message_bytes(),
+            log_append_time: config.log_append_time(),
+            target_codec: recompress::target_codec(&config.get("compression.type").0),
+        }
+    }
+}
+
 struct Inner {
     log: PartitionLog,
     producers: ProducerStateTable,
-    config: TopicConfig,
+    policy: AppendPolicy,
     leader_epoch: i32,
     deleted: bool,
 }
@@ -106,7 +124,13 @@ impl Partition {
             topic: topic.to_string(),
             topic_id,
             index,
-            inner: Mutex::new(Inner { log, producers, config, leader_epoch, deleted: false }),
+            inner: Mutex::new(Inner {
+                log,
+                producers,
+                policy: AppendPolicy::new(&config),
+                leader_epoch,
+                deleted: false,
+            }),
         })
     }
 
@@ -123,7 +147,7 @@ impl Partition {
     pub fn update(&self, config: TopicConfig, leader_epoch: i32) {
         let mut inner = self.lock();
         inner.log.set_config(LogConfig::from_topic(&config));
-        inner.config = config;
+        inner.policy = AppendPolicy::new(&config);
         inner.leader_epoch = leader_epoch;
     }
 
@@ -141,7 +165,7 @@ impl Partition {
         if inner.deleted {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
-        if header.total_size() as i64 > inner.config.max_message_bytes() {
+        if header.total_size() as i64 > inner.policy.max_message_bytes {
             return Err(ErrorCode::MessageTooLarge);
         }
         if let SequenceCheck::Duplicate { base_offset, timestamp } = inner.producers.check(header)? {
@@ -151,7 +175,7 @@ impl Partition {
                 log_start_offset: inner.log.log_start_offset(),
             });
         }
-        let mut bytes = match recompress::target_codec(&inner.config.get("compression.type").0) {
+        let mut bytes = match inner.policy.target_codec {
             Some(codec) if header.compression() != Ok(codec) => {
                 let converted = recompress::recompress(records, header, codec).map_err(|e| {
                     tracing::debug!(topic = %self.topic, error = %e, "recompression failed");
@@ -161,7 +185,7 @@ impl Partition {
             }
             _ => BytesMut::from(records.as_ref()),
         };
-        let log_append_time = if inner.config.log_append_time() {
+        let log_append_time = if inner.policy.log_append_time {
             batch::set_log_append_time(&mut bytes, now_ms);
             now_ms
         } else {

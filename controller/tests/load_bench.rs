@@ -145,10 +145,19 @@ async fn quorum_throughput_disk_and_memory() -> Result<()> {
         task.await??;
     }
     let elapsed = started.elapsed();
-    // Let the followers apply and snapshot the tail before measuring.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let written = done.load(Ordering::Relaxed);
+    // Measure disk and memory once every node has applied everything the leader committed.
     let state = describe(&clients[leader]).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for client in &clients {
+        loop {
+            if describe(client).await.is_ok_and(|s| s.last_applied >= state.commit_index) {
+                break;
+            }
+            ensure!(Instant::now() < deadline, "followers did not apply index {}", state.commit_index);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let written = done.load(Ordering::Relaxed);
     println!(
         "quorum load: {written} records in {} batches of {batch} by {writers} writers: {elapsed:?}, {:.0} records/s, {:.0} batches/s; commit index {}",
         written / batch,
