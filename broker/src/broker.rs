@@ -78,8 +78,13 @@ impl Broker {
             .map_err(io(format!("binding {}", config.listener)))?;
         let kafka_addr = listener.local_addr().map_err(io("reading listener address"))?;
         let (host, port) = advertised(&config, kafka_addr);
-        let replicas =
-            Arc::new(ReplicaManager::new(config.node_id, data_dir.clone(), config.topic_defaults.clone()));
+        let replicas = Arc::new(ReplicaManager::new(
+            config.node_id,
+            data_dir.clone(),
+            config.topic_defaults.clone(),
+            config.fetcher_settings(),
+            clock.clone(),
+        ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let (metadata, cluster_id) = if config.controllers.is_empty() {
@@ -95,6 +100,7 @@ impl Broker {
         tracing::info!(node_id = config.node_id, %kafka_addr, cluster_id, partitions = replicas.all().len(), "broker started");
         let state = Arc::new(BrokerState::new(config, cluster_id, metadata, replicas, clock));
         tasks.push(tokio::spawn(server::run(state.clone(), listener, shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::replication::isr::run(state.clone(), shutdown_rx.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone(), shutdown_rx)));
         Ok(BrokerHandle { kafka_addr, state, shutdown, tasks })
     }
@@ -200,12 +206,16 @@ async fn join_cluster(
 }
 
 /// Retention every `log.retention.check.interval.ms`, `flush.ms` checks every
-/// `log.flush.scheduler.interval.ms`.
+/// `log.flush.scheduler.interval.ms`, the high-watermark checkpoint every
+/// `replica.high.watermark.checkpoint.interval.ms`.
 async fn housekeeping(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
     let flush_every = state.config.log_flush_scheduler_interval_ms.max(1);
     let retention_every = state.config.log_retention_check_interval_ms.max(1);
-    let mut interval = tokio::time::interval(Duration::from_millis(flush_every.min(retention_every)));
+    let checkpoint_every = state.config.replica_high_watermark_checkpoint_interval_ms.max(1);
+    let tick = flush_every.min(retention_every).min(checkpoint_every);
+    let mut interval = tokio::time::interval(Duration::from_millis(tick));
     let mut last_retention = state.clock.now_ms();
+    let mut last_checkpoint = last_retention;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
@@ -216,8 +226,15 @@ async fn housekeeping(state: Arc<BrokerState>, mut shutdown: watch::Receiver<boo
         if retention {
             last_retention = now;
         }
+        let checkpoint = now - last_checkpoint >= checkpoint_every as i64;
+        if checkpoint {
+            last_checkpoint = now;
+        }
         let worker = state.clone();
         let pass = tokio::task::spawn_blocking(move || {
+            if checkpoint && let Err(e) = worker.replicas.checkpoint_high_watermarks() {
+                tracing::error!(error = %e, "writing the high-watermark checkpoint failed");
+            }
             for partition in worker.replicas.all() {
                 if let Err(e) = partition.housekeeping(now, retention) {
                     tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "housekeeping failed");
@@ -237,6 +254,7 @@ impl BrokerHandle {
     /// Stops the broker like a crash would (tests): background tasks and the listener are aborted,
     /// nothing is flushed, and the controllers are not told (its session expires).
     pub async fn kill(self) {
+        self.state.replicas.stop_fetchers();
         for task in &self.tasks {
             task.abort();
         }

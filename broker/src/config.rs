@@ -59,6 +59,18 @@ pub struct BrokerConfig {
     pub controllers: Vec<String>,
     /// `broker.heartbeat.interval.ms` (default 2000).
     pub broker_heartbeat_interval_ms: u64,
+    /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR (default 30000).
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.wait.max.ms`: how long a leader may hold a follower's fetch (default 500).
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.fetch.max.bytes`: bytes per partition per follower fetch (default 4 MiB).
+    pub replica_fetch_max_bytes: i32,
+    /// `replica.fetch.response.max.bytes`: bytes per follower fetch response (default 16 MiB).
+    pub replica_fetch_response_max_bytes: i32,
+    /// `replica.fetch.backoff.ms`: wait after a failed follower fetch (default 1000).
+    pub replica_fetch_backoff_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms` (default 5000).
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
     /// Broker-level defaults for topic configs (`log.retention.ms`, `log.segment.bytes`, …).
     pub topic_defaults: TopicDefaults,
 }
@@ -80,12 +92,28 @@ impl Default for BrokerConfig {
             log_flush_scheduler_interval_ms: 1_000,
             controllers: Vec::new(),
             broker_heartbeat_interval_ms: 2_000,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_max_bytes: 4 * 1024 * 1024,
+            replica_fetch_response_max_bytes: 16 * 1024 * 1024,
+            replica_fetch_backoff_ms: 1_000,
+            replica_high_watermark_checkpoint_interval_ms: 5_000,
             topic_defaults: TopicDefaults::default(),
         }
     }
 }
 
 impl BrokerConfig {
+    /// The replica fetcher settings.
+    pub fn fetcher_settings(&self) -> crate::replication::FetcherSettings {
+        crate::replication::FetcherSettings {
+            wait_max_ms: self.replica_fetch_wait_max_ms,
+            partition_max_bytes: self.replica_fetch_max_bytes,
+            response_max_bytes: self.replica_fetch_response_max_bytes,
+            backoff_ms: self.replica_fetch_backoff_ms,
+        }
+    }
+
     /// Parses a TOML document; missing keys take their defaults.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         Ok(toml::from_str(text)?)

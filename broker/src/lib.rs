@@ -21,6 +21,7 @@ pub mod partition;
 pub mod producer_state;
 pub mod record;
 pub mod replica_manager;
+pub mod replication;
 pub mod server;
 pub mod state;
 

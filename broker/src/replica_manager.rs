@@ -1,20 +1,33 @@
 //! The partitions this broker hosts, kept in step with the metadata image: a partition whose replica
-//! list names this broker is opened (or created) on disk; one that disappears from the image is
-//! deleted. Also the notification fetch long-polls wait on.
+//! list names this broker is opened (or created) on disk and takes the role the image gives it (its
+//! replica fetchers follow the image's leaders); one that disappears from the image is deleted. Also
+//! the notification fetch long-polls wait on, and the high-watermark checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::log::LogError;
 use crate::metadata::MetadataImage;
 use crate::partition::Partition;
+use crate::replication::{FetchTarget, FetcherSettings, ReplicaFetchers, Wanted, hw_checkpoint};
 use crate::topic_config::{TopicConfig, TopicDefaults};
 
 const PARTITION_METADATA: &str = "partition.metadata";
+
+/// Replication counters (for metrics).
+#[derive(Debug, Default)]
+pub struct ReplicationStats {
+    /// ISR changes this broker made that removed a replica.
+    pub isr_shrinks: AtomicU64,
+    /// ISR changes this broker made that added a replica.
+    pub isr_expands: AtomicU64,
+}
 
 /// Hosted partitions by (topic name, index).
 pub struct ReplicaManager {
@@ -25,6 +38,11 @@ pub struct ReplicaManager {
     /// Offset of the last image applied; older images (a race between followers) are ignored.
     applied_offset: std::sync::Mutex<Option<u64>>,
     appended: Notify,
+    fetchers: ReplicaFetchers,
+    /// High watermarks read from the checkpoint at start, for partitions opened later.
+    checkpointed: HashMap<(String, i32), i64>,
+    /// ISR change counters.
+    pub stats: ReplicationStats,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
@@ -46,8 +64,15 @@ fn write_topic_id(dir: &Path, topic_id: Uuid) -> std::io::Result<()> {
 }
 
 impl ReplicaManager {
-    /// A manager for `node_id` storing logs under `data_dir`.
-    pub fn new(node_id: i32, data_dir: PathBuf, defaults: TopicDefaults) -> Self {
+    /// A manager for `node_id` storing logs under `data_dir`, replicating with `fetcher` settings.
+    pub fn new(
+        node_id: i32,
+        data_dir: PathBuf,
+        defaults: TopicDefaults,
+        fetcher: FetcherSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let checkpointed = hw_checkpoint::read(&data_dir);
         Self {
             node_id,
             data_dir,
@@ -55,6 +80,9 @@ impl ReplicaManager {
             partitions: RwLock::new(HashMap::new()),
             applied_offset: std::sync::Mutex::new(None),
             appended: Notify::new(),
+            fetchers: ReplicaFetchers::new(node_id, fetcher, clock),
+            checkpointed,
+            stats: ReplicationStats::default(),
         }
     }
 
@@ -100,7 +128,7 @@ impl ReplicaManager {
         for topic in image.topics() {
             for (index, partition) in &topic.partitions {
                 if partition.replicas.contains(&self.node_id) {
-                    wanted.insert((topic.name.clone(), *index), (topic, partition.leader_epoch));
+                    wanted.insert((topic.name.clone(), *index), (topic, partition));
                 }
             }
         }
@@ -116,10 +144,10 @@ impl ReplicaManager {
             }
             keep
         });
-        for ((name, index), (topic, leader_epoch)) in wanted {
+        for ((name, index), (topic, view)) in wanted {
             let config = TopicConfig::new(topic.configs.clone(), defaults.clone());
             if let Some(existing) = partitions.get(&(name.clone(), index)) {
-                existing.update(config, leader_epoch);
+                existing.update(config, view, now_ms)?;
                 continue;
             }
             let dir = partition_dir(&self.data_dir, &name, index);
@@ -127,13 +155,59 @@ impl ReplicaManager {
                 tracing::info!(dir = %dir.display(), "removing log of an earlier topic with the same name");
                 std::fs::remove_dir_all(&dir).map_err(|source| LogError::Io { path: dir.clone(), source })?;
             }
-            let partition =
-                Partition::open(&dir, &name, topic.topic_id, index, config, leader_epoch, now_ms)?;
+            let high_watermark = self.checkpointed.get(&(name.clone(), index)).copied().unwrap_or(0);
+            let partition = Partition::open(
+                &dir,
+                &name,
+                topic.topic_id,
+                index,
+                config,
+                view,
+                self.node_id,
+                high_watermark,
+                now_ms,
+            )?;
             write_topic_id(&dir, topic.topic_id)
                 .map_err(|source| LogError::Io { path: dir.clone(), source })?;
             partitions.insert((name, index), Arc::new(partition));
         }
+        self.update_fetchers(image, &partitions);
         Ok(())
+    }
+
+    /// Points the replica fetchers at the leaders of the partitions this broker follows.
+    fn update_fetchers(&self, image: &MetadataImage, partitions: &HashMap<(String, i32), Arc<Partition>>) {
+        let mut wanted = Wanted::new();
+        for ((name, index), partition) in partitions {
+            let Some(view) = image.topic(name).and_then(|t| t.partitions.get(index)) else { continue };
+            if view.leader == self.node_id || view.leader < 0 {
+                continue;
+            }
+            let Some(leader) = image.broker(view.leader) else { continue };
+            let entry = wanted
+                .entry(view.leader)
+                .or_insert_with(|| (format!("{}:{}", leader.host, leader.port), BTreeMap::new()));
+            entry.1.insert((name.clone(), *index), FetchTarget::new(partition.clone(), view.leader_epoch));
+        }
+        self.fetchers.update(wanted);
+    }
+
+    /// Number of leaders this broker's replica fetchers fetch from.
+    pub fn fetcher_leader_count(&self) -> usize {
+        self.fetchers.leader_count()
+    }
+
+    /// Stops the replica fetchers (shutdown or a simulated crash).
+    pub fn stop_fetchers(&self) {
+        self.fetchers.stop_all();
+    }
+
+    /// Writes every hosted partition's high watermark to `replication-offset-checkpoint`.
+    pub fn checkpoint_high_watermarks(&self) -> std::io::Result<()> {
+        let mut entries: Vec<(String, i32, i64)> =
+            self.all().iter().map(|p| (p.topic.clone(), p.index, p.offsets().high_watermark)).collect();
+        entries.sort();
+        hw_checkpoint::write(&self.data_dir, &entries)
     }
 
     /// Deletes partition directories under the data dir that the image does not assign here (topics
@@ -156,8 +230,12 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// Flushes every log (clean shutdown).
+    /// Stops replica fetchers, checkpoints high watermarks and flushes every log (clean shutdown).
     pub fn close_all(&self) {
+        self.stop_fetchers();
+        if let Err(e) = self.checkpoint_high_watermarks() {
+            tracing::error!(error = %e, "writing the high-watermark checkpoint failed");
+        }
         for partition in self.all() {
             if let Err(e) = partition.close() {
                 tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "flush on close failed");

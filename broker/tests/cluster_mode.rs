@@ -5,84 +5,15 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
-use strom_broker::{Broker, BrokerConfig, BrokerHandle};
-use strom_controller::{ControllerConfig, ControllerHandle, ControllerNode};
 use support::KafkaConn;
-use tempfile::TempDir;
+use support::cluster::{metadata, name, poll, start_cluster};
 
 #[global_allocator]
 static GLOBAL: strom_broker::alloc::ReservingAllocator = strom_broker::alloc::ReservingAllocator;
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn poll<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-struct Cluster {
-    _dirs: Vec<TempDir>,
-    controllers: BTreeMap<u64, ControllerHandle>,
-    controller_addrs: Vec<String>,
-    brokers: BTreeMap<i32, BrokerHandle>,
-}
-
-async fn start_cluster(controllers: u64, brokers: i32) -> Cluster {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let mut dirs = Vec::new();
-    let mut nodes = BTreeMap::new();
-    for id in 1..=controllers {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = ControllerConfig {
-            node_id: id,
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.path().to_path_buf(),
-            cluster_id: "test-cluster".into(),
-            broker_session_timeout_ms: 1_500,
-            ..ControllerConfig::default()
-        };
-        nodes.insert(id, ControllerNode::start(config).await.expect("controller"));
-        dirs.push(dir);
-    }
-    let voters: BTreeMap<u64, String> = nodes.iter().map(|(id, n)| (*id, n.addr().to_string())).collect();
-    nodes[&1].initialize(&voters).await.expect("initialize");
-    let controller_addrs: Vec<String> = voters.values().cloned().collect();
-    let mut handles = BTreeMap::new();
-    for id in 1..=brokers {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = BrokerConfig {
-            node_id: id,
-            listener: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.path().to_path_buf(),
-            controllers: controller_addrs.clone(),
-            broker_heartbeat_interval_ms: 100,
-            ..BrokerConfig::default()
-        };
-        handles.insert(id, Broker::start(config).await.expect("broker"));
-        dirs.push(dir);
-    }
-    Cluster { _dirs: dirs, controllers: nodes, controller_addrs, brokers: handles }
-}
-
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
 
 async fn create_topic(conn: &mut KafkaConn, topic: &str, partitions: i32) -> i16 {
     let request = CreateTopicsRequest::default().with_timeout_ms(10_000).with_topics(vec![
@@ -99,21 +30,9 @@ async fn create_topic(conn: &mut KafkaConn, topic: &str, partitions: i32) -> i16
     response.topics[0].error_code
 }
 
-async fn metadata(conn: &mut KafkaConn, topic: &str) -> MetadataResponse {
-    let request = MetadataRequest::default()
-        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name(topic)))]))
-        .with_allow_auto_topic_creation(false);
-    let ResponseKind::Metadata(response) =
-        conn.send(ApiKey::Metadata, 12, &RequestKind::Metadata(request)).await
-    else {
-        panic!("wrong response");
-    };
-    response
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn brokers_follow_the_quorum_and_forward_admin_requests() {
-    let cluster = start_cluster(3, 2).await;
+    let cluster = start_cluster(3, 2, |_| {}).await;
     let mut b1 = KafkaConn::connect(cluster.brokers[&1].kafka_addr()).await;
     let mut b2 = KafkaConn::connect(cluster.brokers[&2].kafka_addr()).await;
 
@@ -179,7 +98,7 @@ const ErrorCodeTopicAlreadyExists: i16 = 36;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn admin_requests_fail_promptly_without_a_quorum() {
-    let cluster = start_cluster(3, 1).await;
+    let cluster = start_cluster(3, 1, |_| {}).await;
     let mut b1 = KafkaConn::connect(cluster.brokers[&1].kafka_addr()).await;
     assert_eq!(create_topic(&mut b1, "with-quorum", 1).await, 0);
 

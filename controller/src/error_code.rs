@@ -66,6 +66,8 @@ pub enum ErrorCode {
     StaleBrokerEpoch = 77,
     /// Fewer in-sync replicas than min.insync.replicas (checked before the append).
     NotEnoughReplicas = 19,
+    /// Appended, but the ISR shrank below `min.insync.replicas` before the write was committed.
+    NotEnoughReplicasAfterAppend = 20,
     /// Record failed validation.
     InvalidRecord = 87,
     /// The partition epoch (or another version) in the request is not the current one.
@@ -116,6 +118,7 @@ impl ErrorCode {
         Self::UnknownLeaderEpoch,
         Self::StaleBrokerEpoch,
         Self::NotEnoughReplicas,
+        Self::NotEnoughReplicasAfterAppend,
         Self::InvalidRecord,
         Self::InvalidUpdateVersion,
         Self::UnknownTopicId,

@@ -2,26 +2,21 @@
 //! `min_bytes` through the replica manager's append notification, with the total `max_bytes` and
 //! per-partition limits (the first batch of the response is returned even when larger). Fetch sessions
 //! are not kept: every response has session id 0, which tells clients to send full requests.
+//!
+//! Consumers (`replica_id` < 0) read up to the high watermark. A follower broker (`replica_id` >= 0,
+//! a replica of the partition) reads up to the log end offset; its fetch offset records its progress
+//! (which may move the high watermark) and a divergent log is answered with `diverging_epoch`.
 
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::FetchPartition;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{EpochEndOffset, FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 
 use super::RequestContext;
 use crate::error_code::ErrorCode;
+use crate::partition::check_leader_epoch;
 use crate::state::BrokerState;
-
-/// Checks the client's `current_leader_epoch` (KIP-320) against the partition's.
-pub fn check_leader_epoch(requested: i32, current: i32) -> Result<(), ErrorCode> {
-    match requested {
-        -1 => Ok(()),
-        e if e < current => Err(ErrorCode::FencedLeaderEpoch),
-        e if e > current => Err(ErrorCode::UnknownLeaderEpoch),
-        _ => Ok(()),
-    }
-}
 
 fn error_data(index: i32, code: ErrorCode) -> PartitionData {
     PartitionData::default()
@@ -32,9 +27,59 @@ fn error_data(index: i32, code: ErrorCode) -> PartitionData {
         .with_log_start_offset(-1)
 }
 
+/// A follower's fetch of one partition.
+fn read_follower(
+    state: &BrokerState,
+    replica_id: i32,
+    name: &str,
+    p: &FetchPartition,
+    budget: usize,
+) -> PartitionData {
+    let partition = match state.leader_partition(name, p.partition) {
+        Ok(partition) => partition,
+        Err(code) => return error_data(p.partition, code),
+    };
+    let now_ms = state.clock.now_ms();
+    let result = partition.read_for_follower(
+        replica_id,
+        p.fetch_offset,
+        p.last_fetched_epoch,
+        p.current_leader_epoch,
+        budget,
+        now_ms,
+    );
+    match result {
+        Ok(read) => {
+            if read.high_watermark_moved {
+                state.replicas.notify_appended();
+            }
+            let mut data = PartitionData::default()
+                .with_partition_index(p.partition)
+                .with_high_watermark(read.high_watermark)
+                .with_last_stable_offset(read.high_watermark)
+                .with_log_start_offset(read.log_start_offset)
+                .with_records(Some(read.records));
+            if let Some((epoch, end_offset)) = read.diverging {
+                data = data.with_diverging_epoch(
+                    EpochEndOffset::default().with_epoch(epoch).with_end_offset(end_offset),
+                );
+            }
+            data
+        }
+        Err(code) => {
+            let offsets = partition.offsets();
+            error_data(p.partition, code)
+                .with_high_watermark(offsets.high_watermark)
+                .with_last_stable_offset(offsets.high_watermark)
+                .with_log_start_offset(offsets.log_start_offset)
+        }
+    }
+}
+
 /// One pass over the requested partitions. Returns the response topics and the bytes gathered.
 fn read_all(
     state: &BrokerState,
+    replica_id: i32,
     topics: &[(TopicName, Vec<FetchPartition>)],
     max_bytes: usize,
     read_committed: bool,
@@ -45,6 +90,14 @@ fn read_all(
     for (name, partitions) in topics {
         let mut datas = Vec::with_capacity(partitions.len());
         for p in partitions {
+            if replica_id >= 0 {
+                let budget = (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total));
+                let data = read_follower(state, replica_id, name.0.as_str(), p, budget);
+                any_error |= data.error_code != 0 || data.diverging_epoch.end_offset >= 0;
+                total += data.records.as_ref().map_or(0, |r| r.len());
+                datas.push(data);
+                continue;
+            }
             let partition = match state.leader_partition(name.0.as_str(), p.partition) {
                 Ok(partition) => partition,
                 Err(code) => {
@@ -97,17 +150,18 @@ pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: FetchReq
     let max_bytes = request.max_bytes.max(0) as usize;
     let min_bytes = request.min_bytes.max(0) as usize;
     let read_committed = request.isolation_level == 1;
+    let replica_id = request.replica_id.0;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     loop {
         let notified = state.replicas.appended().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (responses, total, any_error) = read_all(state, &topics, max_bytes, read_committed);
+        let (responses, total, any_error) = read_all(state, replica_id, &topics, max_bytes, read_committed);
         if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
             return FetchResponse::default().with_responses(responses);
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            let (responses, _, _) = read_all(state, &topics, max_bytes, read_committed);
+            let (responses, _, _) = read_all(state, replica_id, &topics, max_bytes, read_committed);
             return FetchResponse::default().with_responses(responses);
         }
     }

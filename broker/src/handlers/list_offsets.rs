@@ -7,9 +7,9 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::RequestContext;
-use super::fetch::check_leader_epoch;
 use crate::error_code::ErrorCode;
 use crate::partition::Partition;
+use crate::partition::check_leader_epoch;
 use crate::state::BrokerState;
 
 /// Kafka's special timestamps.

@@ -6,7 +6,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
-use super::fetch::check_leader_epoch;
+use crate::partition::check_leader_epoch;
 use crate::state::BrokerState;
 
 /// Handles an OffsetForLeaderEpoch request.

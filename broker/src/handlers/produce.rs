@@ -1,6 +1,11 @@
 //! Produce (key 0). Versions 3+ are served; 0–2 are advertised (old clients disable compression
 //! otherwise) and answered with UNSUPPORTED_VERSION per partition, as they carry pre-v2 message sets.
-//! acks=0 gets no response.
+//! acks=0 gets no response. acks=1 answers once the leader appended; acks=all first checks the ISR
+//! against `min.insync.replicas` (NOT_ENOUGH_REPLICAS) and answers once the high watermark passes the
+//! batch (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrinks below the minimum meanwhile,
+//! REQUEST_TIMED_OUT after the request's timeout).
+
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -9,8 +14,9 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use super::Outcome;
 use crate::error_code::ErrorCode;
 use crate::metadata::TopicImage;
-use crate::partition::ProduceResult;
+use crate::partition::{Partition, ProduceResult};
 use crate::state::BrokerState;
+use std::sync::Arc;
 
 fn partition_error(index: i32, code: ErrorCode) -> PartitionProduceResponse {
     PartitionProduceResponse::default().with_index(index).with_error_code(code.code()).with_base_offset(-1)
@@ -23,6 +29,7 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
     let now_ms = state.clock.now_ms();
     let image = state.image();
     let mut appended = false;
+    let mut waits = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.as_str();
@@ -36,8 +43,11 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
                 Err(ErrorCode::InvalidRequiredAcks)
             };
             partitions.push(match result {
-                Ok(r) => {
+                Ok((r, partition)) => {
                     appended = true;
+                    if acks == -1 {
+                        waits.push((responses.len(), partitions.len(), partition, r));
+                    }
                     PartitionProduceResponse::default()
                         .with_index(index)
                         .with_base_offset(r.base_offset)
@@ -56,7 +66,37 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
     if appended {
         state.replicas.notify_appended();
     }
+    if !waits.is_empty() {
+        let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
+        let outcomes = wait_all(waits, timeout).await;
+        for (topic, partition, outcome) in outcomes {
+            if let Err(code) = outcome {
+                let response = &mut responses[topic].partition_responses[partition];
+                *response = partition_error(response.index, code);
+            }
+        }
+    }
     (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+}
+
+type Wait = (usize, usize, Arc<Partition>, ProduceResult);
+
+/// Waits concurrently for every acks=all append to be committed.
+async fn wait_all(waits: Vec<Wait>, timeout: Duration) -> Vec<(usize, usize, Result<(), ErrorCode>)> {
+    let mut set = tokio::task::JoinSet::new();
+    for (topic, index, partition, result) in waits {
+        set.spawn(async move {
+            let outcome = partition.wait_committed(result.last_offset, result.leader_epoch, timeout).await;
+            (topic, index, outcome)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(outcome) = joined {
+            out.push(outcome);
+        }
+    }
+    out
 }
 
 /// Appends one partition's records: this broker must lead the partition, and acks=all needs
@@ -69,20 +109,17 @@ fn produce_one(
     acks: i16,
     records: Option<Bytes>,
     now_ms: i64,
-) -> Result<ProduceResult, ErrorCode> {
+) -> Result<(ProduceResult, Arc<Partition>), ErrorCode> {
     let partition = state.leader_partition(name, index)?;
     let records = records.ok_or(ErrorCode::InvalidRecord)?;
     if acks == -1 {
         let isr = topic_image.and_then(|t| t.partitions.get(&index)).map_or(0, |p| p.isr.len());
-        let min_isr = topic_image
-            .and_then(|t| t.configs.get("min.insync.replicas"))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(state.topic_defaults().min_insync_replicas);
-        if (isr as i64) < min_isr {
+        if (isr as i64) < partition.min_isr() {
             return Err(ErrorCode::NotEnoughReplicas);
         }
     }
-    partition.append(&records, now_ms)
+    let result = partition.append(&records, now_ms)?;
+    Ok((result, partition))
 }
 
 /// Bounded reader for the legacy (v0–2) request layout.

@@ -361,6 +361,12 @@ impl PartitionLog {
         self.flush()
     }
 
+    /// Deletes all segments and starts an empty log at `offset` (a follower whose whole log is below
+    /// the leader's log start offset).
+    pub fn restart_at(&mut self, offset: i64) -> Result<(), LogError> {
+        self.reset_to(offset)
+    }
+
     /// Deletes all segments and starts an empty log at `offset` (also the new log start offset).
     pub(super) fn reset_to(&mut self, offset: i64) -> Result<(), LogError> {
         tracing::warn!(dir = %self.dir.display(), offset, "truncating partition log fully");
@@ -377,6 +383,17 @@ impl PartitionLog {
 
     pub(super) fn persist_log_start_offset(&self) -> Result<(), LogError> {
         checkpoint::write(&self.dir.join(LOG_START_OFFSET_FILE), &[vec![self.log_start_offset]], true)
+    }
+
+    /// Records that leader epoch `epoch` starts at the current log end offset (a new leadership), so
+    /// followers of this leader see where the previous epoch ended even before anything is appended.
+    /// Older or equal epochs are ignored. Fsynced before returning.
+    pub fn begin_epoch(&mut self, epoch: i32) -> Result<(), LogError> {
+        if self.epochs.latest_epoch().is_none_or(|latest| epoch > latest) {
+            let end = self.log_end_offset();
+            self.epochs.assign(epoch, end)?;
+        }
+        Ok(())
     }
 
     /// Latest leader epoch recorded in the leader-epoch cache.

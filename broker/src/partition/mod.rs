@@ -1,17 +1,29 @@
-//! One partition replica hosted by this broker: its log, idempotent-producer state and leader epoch,
-//! behind one lock. Validates produced batches (size, CRC, sequence) before they reach the log.
+//! One partition replica hosted by this broker: its log, idempotent-producer state, role (leader or
+//! follower) and high watermark, behind one lock. Validates produced batches (size, CRC, sequence)
+//! before they reach the log. Leader-side replication (follower fetches, ISR changes, waiting for
+//! acks=all) is in `leader.rs`, follower-side (replicated appends, truncation) in `follower.rs`.
+
+mod follower;
+mod leader;
+
+pub use follower::Divergence;
+pub use leader::{FollowerRead, IsrProposal};
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::watch;
 
 use bytes::{Bytes, BytesMut};
 use uuid::Uuid;
 
 use crate::error_code::ErrorCode;
 use crate::log::{LogConfig, LogError, PartitionLog};
+use crate::metadata::PartitionImage;
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
 use crate::record::batch::{self, BatchError};
 use crate::record::recompress;
+use crate::replication::LeaderState;
 use crate::topic_config::TopicConfig;
 
 /// Result of a successful produce to one partition.
@@ -19,6 +31,10 @@ use crate::topic_config::TopicConfig;
 pub struct ProduceResult {
     /// Offset of the first record of the batch.
     pub base_offset: i64,
+    /// Offset of the last record of the batch (acks=all waits for the high watermark to pass it).
+    pub last_offset: i64,
+    /// Leader epoch the batch was appended in.
+    pub leader_epoch: i32,
     /// LogAppendTime of the batch, or -1 for CreateTime topics.
     pub log_append_time: i64,
     /// Log start offset after the append.
@@ -30,7 +46,7 @@ pub struct ProduceResult {
 pub struct FetchResult {
     /// Whole batches.
     pub records: Bytes,
-    /// High watermark (single replica: the log end offset).
+    /// High watermark.
     pub high_watermark: i64,
     /// Log start offset.
     pub log_start_offset: i64,
@@ -65,12 +81,63 @@ impl AppendPolicy {
     }
 }
 
+/// This broker's part in the partition.
+enum Role {
+    /// Leads it: tracks followers, computes the high watermark.
+    Leader(LeaderState),
+    /// Follows `leader` (-1: offline, nobody leads).
+    Follower { leader: i32 },
+}
+
+/// What acks=all waiters and metrics watch: published whenever one of these changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// High watermark.
+    pub high_watermark: i64,
+    /// Leader epoch.
+    pub leader_epoch: i32,
+    /// Whether this broker leads the partition.
+    pub is_leader: bool,
+    /// Size of the committed ISR.
+    pub isr_len: usize,
+    /// `min.insync.replicas` of the topic.
+    pub min_isr: i64,
+}
+
 struct Inner {
     log: PartitionLog,
     producers: ProducerStateTable,
     policy: AppendPolicy,
     leader_epoch: i32,
+    role: Role,
+    high_watermark: i64,
+    min_isr: i64,
     deleted: bool,
+}
+
+impl Inner {
+    fn progress(&self) -> Progress {
+        let (is_leader, isr_len) = match &self.role {
+            Role::Leader(state) => (true, state.isr.len()),
+            Role::Follower { .. } => (false, 0),
+        };
+        Progress {
+            high_watermark: self.high_watermark,
+            leader_epoch: self.leader_epoch,
+            is_leader,
+            isr_len,
+            min_isr: self.min_isr,
+        }
+    }
+
+    /// Leader: recomputes the high watermark from the followers' progress. Returns whether it moved.
+    fn advance_high_watermark(&mut self) -> bool {
+        let Role::Leader(state) = &self.role else { return false };
+        let hw = state.high_watermark(self.log.log_end_offset(), self.high_watermark, self.min_isr);
+        let moved = hw != self.high_watermark;
+        self.high_watermark = hw;
+        moved
+    }
 }
 
 /// A partition replica on this broker.
@@ -81,7 +148,19 @@ pub struct Partition {
     pub topic_id: Uuid,
     /// Partition index.
     pub index: i32,
+    node_id: i32,
     inner: Mutex<Inner>,
+    progress: watch::Sender<Progress>,
+}
+
+/// Checks the client's `current_leader_epoch` (KIP-320) against the partition's.
+pub fn check_leader_epoch(requested: i32, current: i32) -> Result<(), ErrorCode> {
+    match requested {
+        -1 => Ok(()),
+        e if e < current => Err(ErrorCode::FencedLeaderEpoch),
+        e if e > current => Err(ErrorCode::UnknownLeaderEpoch),
+        _ => Ok(()),
+    }
 }
 
 /// Maps log errors to Kafka codes at the boundary.
@@ -104,14 +183,19 @@ fn batch_error_code(error: &BatchError) -> ErrorCode {
 }
 
 impl Partition {
-    /// Opens (recovering) the log in `dir` and rebuilds producer state from its batch headers.
+    /// Opens (recovering) the log in `dir`, rebuilds producer state from its batch headers and takes
+    /// the role `view` gives broker `node_id`. The high watermark starts at `high_watermark` (a
+    /// checkpointed value, capped at the log end offset).
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         dir: &Path,
         topic: &str,
         topic_id: Uuid,
         index: i32,
         config: TopicConfig,
-        leader_epoch: i32,
+        view: &PartitionImage,
+        node_id: i32,
+        high_watermark: i64,
         now_ms: i64,
     ) -> Result<Self, LogError> {
         let log = PartitionLog::open(dir, LogConfig::from_topic(&config), now_ms)?;
@@ -120,22 +204,36 @@ impl Partition {
             let timestamp = if header.is_log_append_time() { header.max_timestamp } else { -1 };
             producers.record(header, timestamp);
         })?;
-        Ok(Self {
-            topic: topic.to_string(),
-            topic_id,
-            index,
-            inner: Mutex::new(Inner {
-                log,
-                producers,
-                policy: AppendPolicy::new(&config),
-                leader_epoch,
-                deleted: false,
-            }),
-        })
+        let high_watermark = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
+        let inner = Inner {
+            log,
+            producers,
+            policy: AppendPolicy::new(&config),
+            leader_epoch: -1,
+            role: Role::Follower { leader: -1 },
+            high_watermark,
+            min_isr: config.min_insync_replicas(),
+            deleted: false,
+        };
+        let (progress, _) = watch::channel(inner.progress());
+        let partition =
+            Self { topic: topic.to_string(), topic_id, index, node_id, inner: Mutex::new(inner), progress };
+        partition.update(config, view, now_ms)?;
+        Ok(partition)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes the partition's progress to acks=all waiters (only when it changed).
+    fn publish(&self, inner: &Inner) {
+        let progress = inner.progress();
+        self.progress.send_if_modified(|current| {
+            let changed = *current != progress;
+            *current = progress;
+            changed
+        });
     }
 
     /// Current leader epoch.
@@ -143,16 +241,57 @@ impl Partition {
         self.lock().leader_epoch
     }
 
-    /// Applies a new config and leader epoch from the metadata image.
-    pub fn update(&self, config: TopicConfig, leader_epoch: i32) {
+    /// Whether this broker leads the partition (as far as it has applied metadata).
+    pub fn is_leader(&self) -> bool {
+        matches!(self.lock().role, Role::Leader(_))
+    }
+
+    /// The leader this replica follows (`None` when it leads; -1 when the partition is offline).
+    pub fn following(&self) -> Option<i32> {
+        match self.lock().role {
+            Role::Leader(_) => None,
+            Role::Follower { leader } => Some(leader),
+        }
+    }
+
+    /// Applies the topic config and the partition's state from the metadata image: a new leader epoch
+    /// naming this broker makes it leader (the epoch is recorded as starting at the log end offset);
+    /// any other leader makes it a follower.
+    pub fn update(&self, config: TopicConfig, view: &PartitionImage, now_ms: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
         inner.log.set_config(LogConfig::from_topic(&config));
         inner.policy = AppendPolicy::new(&config);
-        inner.leader_epoch = leader_epoch;
+        inner.min_isr = config.min_insync_replicas();
+        let same_epoch = view.leader_epoch == inner.leader_epoch;
+        inner.role = match std::mem::replace(&mut inner.role, Role::Follower { leader: -1 }) {
+            Role::Leader(mut state) if same_epoch && view.leader == self.node_id => {
+                state.update(view, now_ms);
+                Role::Leader(state)
+            }
+            _ if view.leader == self.node_id => {
+                inner.log.begin_epoch(view.leader_epoch)?;
+                let leo = inner.log.log_end_offset();
+                tracing::info!(topic = %self.topic, partition = self.index, leader_epoch = view.leader_epoch,
+                    log_end_offset = leo, high_watermark = inner.high_watermark, "became leader");
+                Role::Leader(LeaderState::new(self.node_id, view, leo, now_ms))
+            }
+            _ => {
+                if !same_epoch {
+                    tracing::info!(topic = %self.topic, partition = self.index, leader = view.leader,
+                        leader_epoch = view.leader_epoch, "following");
+                }
+                Role::Follower { leader: view.leader }
+            }
+        };
+        inner.leader_epoch = view.leader_epoch;
+        inner.advance_high_watermark();
+        self.publish(&inner);
+        Ok(())
     }
 
-    /// Validates and appends one produced record set (exactly one v2 batch, as Kafka requires). When
-    /// this returns, the batch is in the OS page cache, and on disk if the topic's flush policy said so.
+    /// Validates and appends one produced record set (exactly one v2 batch, as Kafka requires) as
+    /// leader. When this returns, the batch is in the OS page cache, and on disk if the topic's flush
+    /// policy said so; acks=all callers then wait with [`wait_committed`](Self::wait_committed).
     pub fn append(&self, records: &Bytes, now_ms: i64) -> Result<ProduceResult, ErrorCode> {
         let batches = batch::split_batches(records).map_err(|e| batch_error_code(&e))?;
         let [(_, header)] = batches.as_slice() else {
@@ -165,12 +304,18 @@ impl Partition {
         if inner.deleted {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
+        if !matches!(inner.role, Role::Leader(_)) {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
         if header.total_size() as i64 > inner.policy.max_message_bytes {
             return Err(ErrorCode::MessageTooLarge);
         }
+        let leader_epoch = inner.leader_epoch;
         if let SequenceCheck::Duplicate { base_offset, timestamp } = inner.producers.check(header)? {
             return Ok(ProduceResult {
                 base_offset,
+                last_offset: base_offset + i64::from(header.last_offset_delta),
+                leader_epoch,
                 log_append_time: timestamp,
                 log_start_offset: inner.log.log_start_offset(),
             });
@@ -191,7 +336,6 @@ impl Partition {
         } else {
             -1
         };
-        let leader_epoch = inner.leader_epoch;
         let info = inner.log.append(&mut bytes, leader_epoch, now_ms).map_err(|e| {
             tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
             log_error_code(&e)
@@ -199,8 +343,13 @@ impl Partition {
         let mut appended = *header;
         appended.base_offset = info.base_offset;
         inner.producers.record(&appended, log_append_time);
+        if inner.advance_high_watermark() {
+            self.publish(&inner);
+        }
         Ok(ProduceResult {
             base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            leader_epoch,
             log_append_time,
             log_start_offset: inner.log.log_start_offset(),
         })
@@ -212,7 +361,7 @@ impl Partition {
         if inner.deleted {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
-        let high_watermark = inner.log.log_end_offset();
+        let high_watermark = inner.high_watermark;
         let records = inner
             .log
             .read(offset, max_bytes, high_watermark, min_one_batch)
@@ -225,7 +374,7 @@ impl Partition {
         let inner = self.lock();
         Offsets {
             log_start_offset: inner.log.log_start_offset(),
-            high_watermark: inner.log.log_end_offset(),
+            high_watermark: inner.high_watermark,
             log_end_offset: inner.log.log_end_offset(),
         }
     }
@@ -245,11 +394,15 @@ impl Partition {
         self.lock().log.end_offset_for_epoch(epoch)
     }
 
-    /// DeleteRecords: raise the log start offset to `offset` (-1 means the high watermark).
+    /// DeleteRecords on the leader: raise the log start offset to `offset` (-1 means the high
+    /// watermark; beyond it is OFFSET_OUT_OF_RANGE). Followers follow from the fetch responses.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, ErrorCode> {
         let mut inner = self.lock();
-        let target = if offset == -1 { inner.log.log_end_offset() } else { offset };
-        if target < 0 || target > inner.log.log_end_offset() {
+        if !matches!(inner.role, Role::Leader(_)) {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        let target = if offset == -1 { inner.high_watermark } else { offset };
+        if target < 0 || target > inner.high_watermark {
             return Err(ErrorCode::OffsetOutOfRange);
         }
         inner.log.delete_records_before(target).map_err(|e| log_error_code(&e))

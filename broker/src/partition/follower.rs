@@ -1,0 +1,120 @@
+//! Follower side of a partition's replication: the position to fetch from, appending the leader's
+//! batches with their offsets and epochs, truncating a divergent tail, and taking the leader's high
+//! watermark and log start offset.
+
+use bytes::Bytes;
+
+use super::{Partition, Role, batch_error_code};
+use crate::error_code::ErrorCode;
+use crate::log::LogError;
+use crate::record::batch;
+
+/// The leader's answer that this replica's log diverges: the largest leader epoch <= the follower's
+/// last fetched epoch, and where that epoch ends on the leader (epoch -1: none in common).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Divergence {
+    /// Leader epoch.
+    pub epoch: i32,
+    /// End offset of that epoch on the leader.
+    pub end_offset: i64,
+}
+
+impl Partition {
+    /// Where a follower fetches from: `(log end offset, epoch of the last batch or -1)`.
+    pub fn fetch_position(&self) -> (i64, i32) {
+        let inner = self.lock();
+        (inner.log.log_end_offset(), inner.log.latest_epoch().unwrap_or(-1))
+    }
+
+    /// Appends batches fetched from the leader, keeping their offsets and leader epochs, after checking
+    /// their framing and CRCs, and records their producers. Returns the new log end offset.
+    pub fn append_replica(&self, records: &Bytes, now_ms: i64) -> Result<i64, ErrorCode> {
+        let batches = batch::split_batches(records).map_err(|e| batch_error_code(&e))?;
+        let mut inner = self.lock();
+        if inner.deleted {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        if matches!(inner.role, Role::Leader(_)) {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        inner.log.append_with_offsets(records, now_ms).map_err(|e| {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "replica append failed");
+            super::log_error_code(&e)
+        })?;
+        for (_, header) in &batches {
+            let timestamp = if header.is_log_append_time() { header.max_timestamp } else { -1 };
+            inner.producers.record(header, timestamp);
+        }
+        Ok(inner.log.log_end_offset())
+    }
+
+    /// Truncates after the leader reported divergence (Kafka's rule): to the smaller of the leader's
+    /// and this log's end of the diverging epoch when both know it, else to the end of the largest
+    /// epoch this log has below it (the next fetch checks again). Returns the new log end offset.
+    pub fn truncate_diverging(&self, divergence: Divergence) -> Result<i64, LogError> {
+        let mut inner = self.lock();
+        let local =
+            if divergence.epoch >= 0 { inner.log.end_offset_for_epoch(divergence.epoch) } else { None };
+        let target = match local {
+            Some((epoch, end)) if epoch == divergence.epoch => end.min(divergence.end_offset),
+            Some((_, end)) => end,
+            None => inner.log.log_start_offset(),
+        };
+        self.truncate_locked(&mut inner, target)
+    }
+
+    /// Truncates the log to `offset` (whole batches; below the log start the log restarts there) and
+    /// drops producer state past it. Returns the new log end offset.
+    pub fn truncate_to(&self, offset: i64) -> Result<i64, LogError> {
+        let mut inner = self.lock();
+        self.truncate_locked(&mut inner, offset)
+    }
+
+    /// Empties the log and restarts it at `offset` (the leader's log start is past this whole log).
+    pub fn restart_at(&self, offset: i64) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        inner.log.restart_at(offset)?;
+        inner.producers.truncate_to(0);
+        inner.high_watermark = offset;
+        tracing::warn!(topic = %self.topic, partition = self.index, offset, "restarted log at the leader's log start");
+        self.publish(&inner);
+        Ok(())
+    }
+
+    fn truncate_locked(&self, inner: &mut super::Inner, offset: i64) -> Result<i64, LogError> {
+        let before = inner.log.log_end_offset();
+        if offset >= before && offset >= inner.log.log_start_offset() {
+            return Ok(before);
+        }
+        inner.log.truncate_to(offset)?;
+        let after = inner.log.log_end_offset();
+        inner.producers.truncate_to(after);
+        inner.high_watermark = inner.high_watermark.min(after);
+        tracing::warn!(topic = %self.topic, partition = self.index, from = before, to = after,
+            "truncated divergent log tail");
+        self.publish(inner);
+        Ok(after)
+    }
+
+    /// Takes the leader's high watermark (capped at this log's end) and log start offset.
+    pub fn follow_leader_offsets(
+        &self,
+        leader_high_watermark: i64,
+        leader_log_start: i64,
+    ) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if matches!(inner.role, Role::Leader(_)) {
+            return Ok(());
+        }
+        let leo = inner.log.log_end_offset();
+        if leader_log_start > inner.log.log_start_offset() && leader_log_start <= leo {
+            inner.log.delete_records_before(leader_log_start)?;
+        }
+        let hw = leader_high_watermark.min(leo);
+        if hw > inner.high_watermark {
+            inner.high_watermark = hw;
+            self.publish(&inner);
+        }
+        Ok(())
+    }
+}
