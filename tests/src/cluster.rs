@@ -117,13 +117,22 @@ struct Controller {
 
 struct Broker {
     addr: SocketAddr,
+    data_dir: PathBuf,
     process: Option<NodeProcess>,
+}
+
+/// Extra settings for a cluster's brokers.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Broker config file contents (TOML, `BrokerConfig` keys) given to every broker with `--config`.
+    pub broker_config: String,
 }
 
 /// Controllers and brokers as child processes; see the module docs.
 pub struct ClusterProcesses {
     controllers: BTreeMap<u64, Controller>,
     brokers: BTreeMap<i32, Broker>,
+    options: ClusterOptions,
     /// Every node's data directory lives under this; removed after the nodes are killed (Drop).
     root: TempDir,
 }
@@ -140,10 +149,15 @@ impl ClusterProcesses {
     /// leader's image shows every broker unfenced. Panics (with
     /// the failing node's stderr) if that does not happen within [`START_ATTEMPTS`] attempts.
     pub fn start(controllers: usize, brokers: usize) -> Self {
+        Self::start_with(controllers, brokers, ClusterOptions::default())
+    }
+
+    /// [`start`](Self::start) with broker settings.
+    pub fn start_with(controllers: usize, brokers: usize, options: ClusterOptions) -> Self {
         assert!(controllers > 0, "a cluster needs at least one controller");
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
-            match Self::try_start(controllers, brokers) {
+            match Self::try_start(controllers, brokers, options.clone()) {
                 Ok(cluster) => return cluster,
                 Err(failure) => {
                     eprintln!(
@@ -157,7 +171,7 @@ impl ClusterProcesses {
         panic!("cluster did not start in {START_ATTEMPTS} attempts:\n{}", failures.join("\n"))
     }
 
-    fn try_start(controllers: usize, brokers: usize) -> Result<Self, StartFailure> {
+    fn try_start(controllers: usize, brokers: usize, options: ClusterOptions) -> Result<Self, StartFailure> {
         let root = tempfile::Builder::new().prefix("strom-cluster-").tempdir().expect("create cluster dir");
         let ports = free_ports(controllers);
         let voters = ports
@@ -166,7 +180,7 @@ impl ClusterProcesses {
             .map(|(i, port)| format!("{}=127.0.0.1:{port}", i + 1))
             .collect::<Vec<_>>()
             .join(",");
-        let mut cluster = Self { controllers: BTreeMap::new(), brokers: BTreeMap::new(), root };
+        let mut cluster = Self { controllers: BTreeMap::new(), brokers: BTreeMap::new(), options, root };
         for (i, port) in ports.iter().enumerate() {
             let id = i as u64 + 1;
             let data_dir = cluster.root.path().join(format!("controller-{id}"));
@@ -183,9 +197,9 @@ impl ClusterProcesses {
         let data_root = cluster.root.path().to_path_buf();
         for id in 1..=brokers as i32 {
             let data_dir = data_root.join(format!("broker-{id}"));
-            let process = spawn_broker(id, &data_dir, &controller_addrs);
+            let process = spawn_broker(id, &data_dir, &controller_addrs, &cluster.options);
             let placeholder = SocketAddr::from(([127, 0, 0, 1], 0));
-            cluster.brokers.insert(id, Broker { addr: placeholder, process: Some(process) });
+            cluster.brokers.insert(id, Broker { addr: placeholder, data_dir, process: Some(process) });
         }
         // Brokers bind port 0, so their failures are not port races: no retry, fail with the logs.
         for (id, broker) in &mut cluster.brokers {
@@ -270,7 +284,41 @@ impl ClusterProcesses {
     /// Starts a broker that is not part of this cluster's set (the caller owns and watches it) with
     /// this cluster's controllers, `node_id` and `data_dir`; does not wait for it.
     pub fn spawn_extra_broker(&self, node_id: i32, data_dir: &Path) -> NodeProcess {
-        spawn_broker(node_id, data_dir, &self.controller_addrs().join(","))
+        spawn_broker(node_id, data_dir, &self.controller_addrs().join(","), &self.options)
+    }
+
+    /// Starts a killed broker again on its data directory (a new Kafka port); waits for its ready
+    /// line, not for it to be unfenced.
+    pub fn restart_broker(&mut self, id: i32) {
+        let controllers = self.controller_addrs().join(",");
+        let options = self.options.clone();
+        let broker = self.broker_mut(id);
+        assert!(broker.process.is_none(), "broker {id} is still running");
+        let mut process = spawn_broker(id, &broker.data_dir, &controllers, &options);
+        let line = process.expect_ready(BROKER_READY_PREFIX, READY_TIMEOUT);
+        let (addr, _) =
+            parse_ready_line(&line).unwrap_or_else(|| panic!("broker-{id}: bad ready line {line:?}"));
+        broker.addr = addr;
+        broker.process = Some(process);
+    }
+
+    /// Freezes broker `id` with SIGSTOP (it keeps its sockets but neither fetches nor heartbeats).
+    pub fn pause_broker(&self, id: i32) {
+        let process =
+            self.broker(id).process.as_ref().unwrap_or_else(|| panic!("broker {id} is not running"));
+        assert!(process.signal("STOP"), "SIGSTOP to broker {id}");
+    }
+
+    /// Resumes a broker frozen by [`pause_broker`](Self::pause_broker).
+    pub fn resume_broker(&self, id: i32) {
+        let process =
+            self.broker(id).process.as_ref().unwrap_or_else(|| panic!("broker {id} is not running"));
+        assert!(process.signal("CONT"), "SIGCONT to broker {id}");
+    }
+
+    /// Data directory of broker `id`.
+    pub fn broker_data_dir(&self, id: i32) -> &Path {
+        &self.broker(id).data_dir
     }
 
     /// The quorum as the first running controller that answers reports it (the leader's view when
@@ -384,8 +432,8 @@ fn spawn_controller(id: u64, addr: SocketAddr, data_dir: &Path, voters: &str) ->
     NodeProcess::spawn(format!("controller-{id}"), args)
 }
 
-fn spawn_broker(id: i32, data_dir: &Path, controllers: &str) -> NodeProcess {
-    let args: Vec<String> = vec![
+fn spawn_broker(id: i32, data_dir: &Path, controllers: &str, options: &ClusterOptions) -> NodeProcess {
+    let mut args: Vec<String> = vec![
         "broker".into(),
         "--node-id".into(),
         id.to_string(),
@@ -398,6 +446,12 @@ fn spawn_broker(id: i32, data_dir: &Path, controllers: &str) -> NodeProcess {
         "--heartbeat-interval-ms".into(),
         BROKER_HEARTBEAT_INTERVAL.as_millis().to_string(),
     ];
+    if !options.broker_config.is_empty() {
+        std::fs::create_dir_all(data_dir).expect("create broker data dir");
+        let path = data_dir.with_extension("toml");
+        std::fs::write(&path, &options.broker_config).expect("write broker config");
+        args.extend(["--config".into(), path.display().to_string()]);
+    }
     NodeProcess::spawn(format!("broker-{id}"), args)
 }
 

@@ -16,6 +16,7 @@
 pub mod cluster;
 pub mod kafka;
 pub mod node;
+pub mod replica;
 pub mod wire;
 
 use std::io::{BufRead, BufReader, Write};

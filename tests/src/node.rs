@@ -185,6 +185,14 @@ impl NodeProcess {
         status
     }
 
+    /// Sends `signal` (e.g. `STOP`, `CONT`) with the shell's `kill`; false if the process is not running
+    /// or the signal could not be sent.
+    pub fn signal(&self, signal: &str) -> bool {
+        let Some(pid) = self.pid() else { return false };
+        let command = format!("kill -{signal} \"$1\"");
+        Command::new("sh").args(["-c", &command, "sh", &pid.to_string()]).status().is_ok_and(|s| s.success())
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

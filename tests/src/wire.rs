@@ -71,6 +71,12 @@ impl Connection {
         Self { stream, next_correlation_id: 1 }
     }
 
+    /// Connects within `timeout`; `None` if the broker cannot be reached.
+    pub async fn try_connect(addr: SocketAddr, timeout: Duration) -> Option<Self> {
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr)).await.ok()?.ok()?;
+        Some(Self { stream, next_correlation_id: 1 })
+    }
+
     /// Writes raw bytes; `false` if the broker already closed the connection.
     pub async fn write(&mut self, bytes: &[u8]) -> bool {
         self.stream.write_all(bytes).await.is_ok() && self.stream.flush().await.is_ok()
