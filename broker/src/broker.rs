@@ -136,6 +136,10 @@ fn open_single_node(
 /// How long a stopping broker waits for the controller to move its leaderships away.
 pub const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a stopping broker waits for its background tasks (an in-flight controller request, a
+/// metadata stream) before aborting them.
+const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a starting broker waits for the quorum.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -272,7 +276,9 @@ impl BrokerHandle {
         if let MetadataSource::Cluster(cluster) = &self.state.metadata {
             let deadline = tokio::time::Instant::now() + CONTROLLED_SHUTDOWN_TIMEOUT;
             while tokio::time::Instant::now() < deadline {
-                if cluster.heartbeat(true).await == Some(true) {
+                // Bounded: an unreachable quorum must not hold the shutdown past the deadline.
+                let heartbeat = tokio::time::timeout_at(deadline, cluster.heartbeat(true)).await;
+                if heartbeat == Ok(Some(true)) {
                     tracing::info!("controlled shutdown complete");
                     break;
                 }
@@ -280,8 +286,13 @@ impl BrokerHandle {
             }
         }
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        self.state.replicas.stop_fetchers();
+        let deadline = tokio::time::Instant::now() + TASK_STOP_TIMEOUT;
+        for mut task in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!("a background task did not stop in time; aborting it");
+                task.abort();
+            }
         }
         let state = self.state.clone();
         tokio::task::spawn_blocking(move || state.replicas.close_all()).await.map_err(|e| {

@@ -56,8 +56,14 @@ impl ProducerStateTable {
             return Ok(SequenceCheck::Append);
         }
         let Some(entry) = self.producers.get(&header.producer_id) else {
-            // Unknown producer (new, or its state aged out with the log): accept, as Kafka does.
-            return Ok(SequenceCheck::Append);
+            // A new producer starts at sequence 0. Any other sequence means its state is gone (aged out
+            // with the log, or truncated away): UNKNOWN_PRODUCER_ID, and the client bumps its epoch
+            // (KIP-360), as with Kafka.
+            return if header.base_sequence == 0 {
+                Ok(SequenceCheck::Append)
+            } else {
+                Err(ErrorCode::UnknownProducerId)
+            };
         };
         if header.producer_epoch < entry.epoch {
             return Err(ErrorCode::InvalidProducerEpoch);
@@ -72,6 +78,13 @@ impl ProducerStateTable {
         let (first, last) = (header.base_sequence, header.last_sequence());
         if let Some(dup) = entry.batches.iter().find(|b| b.first_seq == first && b.last_seq == last) {
             return Ok(SequenceCheck::Duplicate { base_offset: dup.base_offset, timestamp: dup.timestamp });
+        }
+        if let (Some(oldest), Some(latest)) = (entry.batches.front(), entry.batches.back())
+            && oldest.first_seq <= latest.last_seq
+            && last < oldest.first_seq
+        {
+            // Written before the remembered batches: a duplicate whose offsets are no longer known.
+            return Err(ErrorCode::DuplicateSequenceNumber);
         }
         match entry.batches.back() {
             Some(latest) if next_seq(latest.last_seq) != first => Err(ErrorCode::OutOfOrderSequenceNumber),
@@ -160,6 +173,8 @@ mod tests {
         table.record(&header(7, 1, 0, 1, 110), -1);
         assert_eq!(table.check(&header(7, 0, 10, 1, 0)), Err(ErrorCode::InvalidProducerEpoch));
         assert_eq!(table.check(&header(-1, -1, -1, 1, 0)), Ok(SequenceCheck::Append));
+        assert_eq!(table.check(&header(8, 0, 12, 1, 0)), Err(ErrorCode::UnknownProducerId), "state lost");
+        assert_eq!(table.check(&header(8, 0, 0, 1, 0)), Ok(SequenceCheck::Append), "a new producer");
     }
 
     #[test]
@@ -173,7 +188,7 @@ mod tests {
             Ok(SequenceCheck::Duplicate { base_offset: 6, .. })
         ));
         assert!(matches!(table.check(&header(1, 0, 2, 1, 0)), Ok(SequenceCheck::Duplicate { .. })));
-        assert_eq!(table.check(&header(1, 0, 1, 1, 0)), Err(ErrorCode::OutOfOrderSequenceNumber));
+        assert_eq!(table.check(&header(1, 0, 1, 1, 0)), Err(ErrorCode::DuplicateSequenceNumber));
         table.truncate_to(5);
         assert_eq!(table.check(&header(1, 0, 5, 1, 0)), Ok(SequenceCheck::Append));
     }

@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::log::LogError;
 use crate::metadata::MetadataImage;
 use crate::partition::Partition;
+use crate::replication::throttle::{LEADER_THROTTLED_RATE, Throttle};
 use crate::replication::{FetchTarget, FetcherSettings, ReplicaFetchers, Wanted, hw_checkpoint};
 use crate::topic_config::{TopicConfig, TopicDefaults};
 
@@ -43,6 +44,8 @@ pub struct ReplicaManager {
     checkpointed: HashMap<(String, i32), i64>,
     /// ISR change counters.
     pub stats: ReplicationStats,
+    /// Bounds what this broker serves, as leader, to replicas a reassignment is adding.
+    pub throttle: Throttle,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
@@ -83,6 +86,7 @@ impl ReplicaManager {
             fetchers: ReplicaFetchers::new(node_id, fetcher, clock),
             checkpointed,
             stats: ReplicationStats::default(),
+            throttle: Throttle::default(),
         }
     }
 
@@ -124,6 +128,9 @@ impl ReplicaManager {
                 .map_err(|source| LogError::Io { path: self.data_dir.clone(), source })?,
         }
         *applied = Some(image.offset);
+        let rate =
+            image.broker_config(self.node_id, LEADER_THROTTLED_RATE).and_then(|v| v.parse::<u64>().ok());
+        self.throttle.set_rate(rate);
         let mut wanted = HashMap::new();
         for topic in image.topics() {
             for (index, partition) in &topic.partitions {
@@ -190,6 +197,11 @@ impl ReplicaManager {
             entry.1.insert((name.clone(), *index), FetchTarget::new(partition.clone(), view.leader_epoch));
         }
         self.fetchers.update(wanted);
+    }
+
+    /// Truncations the replica fetchers made since the last call (to report to the controller).
+    pub fn take_truncations(&self) -> Vec<crate::replication::fetcher::TruncationEvent> {
+        self.fetchers.take_truncations()
     }
 
     /// Number of leaders this broker's replica fetchers fetch from.

@@ -179,6 +179,39 @@ fn request(key: ApiKey, version: i16, topic: &str) -> RequestKind {
                 .with_operation(1)
                 .with_permission_type(1),
         ])),
+        // v0 is preferred only; v1 asks for a preferred and v2 for an unclean election.
+        ApiKey::ElectLeaders => RequestKind::ElectLeaders(
+            ElectLeadersRequest::default()
+                .with_election_type(if version >= 2 { 1 } else { 0 })
+                .with_timeout_ms(5000)
+                .with_topic_partitions(Some(vec![
+                    elect_leaders_request::TopicPartitions::default()
+                        .with_topic(name(topic))
+                        .with_partitions(vec![0]),
+                ])),
+        ),
+        // Moving partition 0 to the replica set it already has completes at once.
+        ApiKey::AlterPartitionReassignments => RequestKind::AlterPartitionReassignments(
+            AlterPartitionReassignmentsRequest::default().with_timeout_ms(5000).with_topics(vec![
+                alter_partition_reassignments_request::ReassignableTopic::default()
+                    .with_name(name(topic))
+                    .with_partitions(vec![
+                        alter_partition_reassignments_request::ReassignablePartition::default()
+                            .with_partition_index(0)
+                            .with_replicas(Some(vec![BrokerId(1)])),
+                    ]),
+            ]),
+        ),
+        ApiKey::DescribeLogDirs => {
+            RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(Some(vec![
+                describe_log_dirs_request::DescribableLogDirTopic::default()
+                    .with_topic(name(topic))
+                    .with_partitions(vec![0]),
+            ])))
+        }
+        ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
+            ListPartitionReassignmentsRequest::default().with_timeout_ms(5000).with_topics(None),
+        ),
         other => panic!("no request for {other:?}"),
     }
 }
@@ -218,6 +251,25 @@ fn first_error(response: &ResponseKind) -> Option<i16> {
             .iter()
             .flat_map(|f| std::iter::once(f.error_code).chain(f.matching_acls.iter().map(|m| m.error_code)))
             .collect(),
+        // The single-replica partition already has its only possible leader: ELECTION_NOT_NEEDED,
+        // which check_elect_leaders expects.
+        ResponseKind::ElectLeaders(r) => std::iter::once(r.error_code)
+            .chain(
+                r.replica_election_results
+                    .iter()
+                    .flat_map(|t| t.partition_result.iter().map(|p| p.error_code))
+                    .filter(|c| *c != ELECTION_NOT_NEEDED),
+            )
+            .collect(),
+        ResponseKind::AlterPartitionReassignments(r) => std::iter::once(r.error_code)
+            .chain(r.responses.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+            .collect(),
+        ResponseKind::ListPartitionReassignments(r) => vec![r.error_code],
+        ResponseKind::DescribeLogDirs(r) => {
+            assert_eq!(r.results.len(), 1, "one log dir");
+            assert_eq!(r.results[0].topics.len(), 1, "the one topic asked for: {r:?}");
+            std::iter::once(r.error_code).chain(r.results.iter().map(|d| d.error_code)).collect()
+        }
         _ => vec![],
     };
     codes.into_iter().find(|c| *c != 0)
@@ -241,6 +293,24 @@ fn check_acls(response: &ResponseKind, version: i16) {
             assert_eq!(matched, vec![format!("User:v{version}")], "DeleteAcls v{version}");
         }
         _ => {}
+    }
+}
+
+/// Kafka's ELECTION_NOT_NEEDED.
+const ELECTION_NOT_NEEDED: i16 = 84;
+
+/// ElectLeaders on the single-replica partition 0 of the topic: the one replica already leads, so
+/// every version reports ELECTION_NOT_NEEDED for exactly that partition.
+fn check_elect_leaders(response: &ResponseKind, version: i16, topic: &str) {
+    if let ResponseKind::ElectLeaders(r) = response {
+        let results: Vec<(&str, i32, i16)> = r
+            .replica_election_results
+            .iter()
+            .flat_map(|t| {
+                t.partition_result.iter().map(|p| (t.topic.0.as_str(), p.partition_id, p.error_code))
+            })
+            .collect();
+        assert_eq!(results, vec![(topic, 0, ELECTION_NOT_NEEDED)], "ElectLeaders v{version}");
     }
 }
 
@@ -276,6 +346,10 @@ async fn every_advertised_version_round_trips() {
         ApiKey::CreateAcls,
         ApiKey::DescribeAcls,
         ApiKey::DeleteAcls,
+        ApiKey::ElectLeaders,
+        ApiKey::AlterPartitionReassignments,
+        ApiKey::ListPartitionReassignments,
+        ApiKey::DescribeLogDirs,
     ];
     for key in order {
         let (min, max) = strom_broker::handlers::supported_range(key).expect("advertised");
@@ -289,6 +363,7 @@ async fn every_advertised_version_round_trips() {
                 .unwrap_or_else(|_| panic!("{key:?} v{version} timed out"));
             assert_eq!(first_error(&response), None, "{key:?} v{version}: {response:?}");
             check_acls(&response, version);
+            check_elect_leaders(&response, version, topic);
         }
     }
     broker.shutdown().await.expect("shutdown");

@@ -1,8 +1,8 @@
 //! `strom`: run a Strom broker (`broker`, `dev`) and work with any Kafka-compatible cluster (`topics`,
-//! `produce`, `consume`, `configs`, `bench`).
+//! `partitions`, `produce`, `consume`, `configs`, `bench`).
 //!
-//! The cluster tools use librdkafka, never Strom internals, so they behave the same against Apache
-//! Kafka. Logs go to stderr (`RUST_LOG`, default `info` for brokers and `warn` for tools); results go to
+//! The cluster tools use librdkafka (or, for ElectLeaders, which librdkafka's admin API lacks, plain
+//! Kafka protocol requests), never Strom internals, so they behave the same against Apache Kafka. Logs go to stderr (`RUST_LOG`, default `info` for brokers and `warn` for tools); results go to
 //! stdout, as text or, with `--output json`, as one JSON document.
 
 // Huge allocations asked for by lengths on the wire only reserve address space (see strom_broker::alloc).
@@ -12,6 +12,7 @@ static GLOBAL: strom_broker::alloc::ReservingAllocator = strom_broker::alloc::Re
 mod client;
 mod commands;
 mod output;
+mod wire;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Dev(commands::dev::DevArgs),
     /// Create, list, describe, alter and delete topics (like kafka-topics.sh).
     Topics(commands::topics::TopicsArgs),
+    /// Partition tools: leader elections (like kafka-leader-election.sh).
+    Partitions(commands::partitions::PartitionsArgs),
     /// Send lines from stdin as records (like kafka-console-producer.sh).
     Produce(commands::produce::ProduceArgs),
     /// Print records of a topic (like kafka-console-consumer.sh).
@@ -105,6 +108,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Dev(args) => commands::dev::run(args).await,
             Command::Topics(args) => commands::topics::run(args).await,
+            Command::Partitions(args) => commands::partitions::run(args).await,
             Command::Produce(args) => commands::produce::run(args).await,
             Command::Consume(args) => commands::consume::run(args).await,
             Command::Configs(args) => commands::configs::run(args).await,

@@ -64,8 +64,10 @@ pub struct BrokerApiService {
 }
 
 /// A decision that failed: either the request was refused or this node could not commit it.
-enum DecideError {
+pub(crate) enum DecideError {
+    /// The decision refused the request.
     Refused(OpError),
+    /// Not the leader, or the write did not commit.
     Controller(ControllerError),
 }
 
@@ -112,7 +114,7 @@ impl BrokerApiService {
 
     /// Decides on the latest image and commits the records; returns the image offset that includes
     /// them (for the broker to wait on) and the decision's output.
-    async fn decide<T>(
+    pub(crate) async fn decide<T>(
         &self,
         op: impl FnOnce(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), OpError>,
     ) -> Result<(u64, T), DecideError> {

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     InvalidReplicationFactor = 38,
     /// Replica assignment invalid.
     InvalidReplicaAssignment = 39,
+    /// Cancelling a partition reassignment that is not in progress.
+    NoReassignmentInProgress = 85,
     /// Config invalid.
     InvalidConfig = 40,
     /// This controller is not the active controller.
@@ -64,6 +66,12 @@ pub enum ErrorCode {
     UnknownLeaderEpoch = 75,
     /// The broker epoch in the request is not the broker's current registration.
     StaleBrokerEpoch = 77,
+    /// The preferred replica cannot lead: not in the ISR, fenced or shutting down.
+    PreferredLeaderNotAvailable = 80,
+    /// No replica can lead the partition (unclean election found no live replica).
+    EligibleLeadersNotAvailable = 83,
+    /// The partition already has the leader the election asked for.
+    ElectionNotNeeded = 84,
     /// Fewer in-sync replicas than min.insync.replicas (checked before the append).
     NotEnoughReplicas = 19,
     /// Appended, but the ISR shrank below `min.insync.replicas` before the write was committed.
@@ -107,6 +115,7 @@ impl ErrorCode {
         Self::InvalidPartitions,
         Self::InvalidReplicationFactor,
         Self::InvalidReplicaAssignment,
+        Self::NoReassignmentInProgress,
         Self::InvalidConfig,
         Self::NotController,
         Self::InvalidRequest,
@@ -117,6 +126,9 @@ impl ErrorCode {
         Self::FencedLeaderEpoch,
         Self::UnknownLeaderEpoch,
         Self::StaleBrokerEpoch,
+        Self::PreferredLeaderNotAvailable,
+        Self::EligibleLeadersNotAvailable,
+        Self::ElectionNotNeeded,
         Self::NotEnoughReplicas,
         Self::NotEnoughReplicasAfterAppend,
         Self::InvalidRecord,

@@ -9,6 +9,7 @@
 
 pub mod broker_api;
 pub mod error_code;
+pub mod leader_rebalance;
 pub mod metadata;
 pub mod node;
 pub mod raft;

@@ -28,6 +28,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::broker_api::{BrokerApiConfig, BrokerApiService};
+use crate::leader_rebalance::{self, LeaderRebalanceSettings};
 use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::raft::admin_service::AdminService;
 use crate::raft::service::RaftServiceImpl;
@@ -79,6 +80,14 @@ pub struct ControllerConfig {
     pub cluster_id: String,
     /// `broker.session.timeout.ms`: a broker without heartbeats this long is fenced.
     pub broker_session_timeout_ms: u64,
+    /// `auto.leader.rebalance.enable`: the active controller moves leadership back to preferred
+    /// replicas every `leader_imbalance_check_interval_ms`.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, in ms: time between leader-imbalance checks.
+    pub leader_imbalance_check_interval_ms: u64,
+    /// `leader.imbalance.per.broker.percentage`: the share of a broker's preferred partitions led
+    /// elsewhere above which they are rebalanced.
+    pub leader_imbalance_per_broker_percentage: u32,
 }
 
 impl Default for ControllerConfig {
@@ -97,6 +106,10 @@ impl Default for ControllerConfig {
             cache_capacity_bytes: 64 * 1024 * 1024,
             cluster_id: "strom-cluster".into(),
             broker_session_timeout_ms: 9_000,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_ms: 300_000,
+            leader_imbalance_per_broker_percentage:
+                crate::metadata::ops::leader_balance::DEFAULT_LEADER_IMBALANCE_PER_BROKER_PERCENTAGE,
         }
     }
 }
@@ -109,6 +122,23 @@ impl ControllerConfig {
             source,
         })?;
         toml::from_str(&text).map_err(|e| ControllerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The rebalancing task's settings, `None` when `auto_leader_rebalance_enable` is off. A zero
+    /// interval is a config error.
+    fn leader_rebalance(&self) -> Result<Option<LeaderRebalanceSettings>, ControllerError> {
+        if !self.auto_leader_rebalance_enable {
+            return Ok(None);
+        }
+        if self.leader_imbalance_check_interval_ms == 0 {
+            return Err(ControllerError::Config(
+                "leader_imbalance_check_interval_ms must be positive".into(),
+            ));
+        }
+        Ok(Some(LeaderRebalanceSettings {
+            check_interval: Duration::from_millis(self.leader_imbalance_check_interval_ms),
+            imbalance_percentage: self.leader_imbalance_per_broker_percentage,
+        }))
     }
 
     fn raft_config(&self) -> Result<openraft::Config, ControllerError> {
@@ -493,6 +523,7 @@ pub struct ControllerHandle {
     stop_server: oneshot::Sender<()>,
     db: sled::Db,
     expiry: JoinHandle<()>,
+    rebalance: Option<JoinHandle<()>>,
     broker_api: BrokerApiService,
 }
 
@@ -513,8 +544,11 @@ impl ControllerHandle {
     /// Stops Raft and the gRPC server and flushes the store. The data directory can be reopened
     /// (by `ControllerNode::start`) once this returns.
     pub async fn shutdown(self) -> Result<(), ControllerError> {
-        let Self { controller, server, stop_server, db, expiry, broker_api } = self;
+        let Self { controller, server, stop_server, db, expiry, rebalance, broker_api } = self;
         expiry.abort();
+        if let Some(rebalance) = rebalance {
+            rebalance.abort();
+        }
         broker_api.stop();
         let _ = stop_server.send(());
         let raft_result = controller.raft.shutdown().await;
@@ -546,6 +580,7 @@ impl ControllerNode {
     /// and its store is empty.
     pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, ControllerError> {
         let raft_config = Arc::new(config.raft_config()?);
+        let rebalance_settings = config.leader_rebalance()?;
         let db = open_db(&config.data_dir.join("raft"), config.cache_capacity_bytes).await?;
         let log_store = LogStore::open(&db)
             .map_err(|source| ControllerError::OpenStore { path: config.data_dir.join("raft"), source })?;
@@ -586,6 +621,8 @@ impl ControllerNode {
             },
         );
         let expiry = tokio::spawn(broker_api.clone().run_expiry(SESSION_CHECK_INTERVAL));
+        let rebalance = rebalance_settings
+            .map(|settings| tokio::spawn(leader_rebalance::run(broker_api.clone(), settings)));
         let (stop_server, stop_rx) = oneshot::channel();
         let router = tonic::transport::Server::builder()
             .add_service(
@@ -614,7 +651,7 @@ impl ControllerNode {
             controller.initialize(&config.voters).await?;
         }
         tracing::info!(node_id = config.node_id, %addr, fresh, "controller started");
-        Ok(ControllerHandle { controller, server, stop_server, db, expiry, broker_api })
+        Ok(ControllerHandle { controller, server, stop_server, db, expiry, rebalance, broker_api })
     }
 }
 
@@ -655,5 +692,17 @@ mod tests {
         assert_eq!(partial.heartbeat_interval_ms, ControllerConfig::default().heartbeat_interval_ms);
         assert!(parse_voters("1").is_err());
         assert!(parse_voters("x=h:1").is_err());
+    }
+
+    #[test]
+    fn leader_rebalance_settings() {
+        let defaults = ControllerConfig::default();
+        let settings = defaults.leader_rebalance().expect("valid").expect("enabled by default");
+        assert_eq!(settings.check_interval, Duration::from_secs(300));
+        assert_eq!(settings.imbalance_percentage, 10);
+        let off = ControllerConfig { auto_leader_rebalance_enable: false, ..defaults.clone() };
+        assert_eq!(off.leader_rebalance().expect("valid"), None);
+        let zero = ControllerConfig { leader_imbalance_check_interval_ms: 0, ..defaults };
+        assert!(zero.leader_rebalance().is_err());
     }
 }

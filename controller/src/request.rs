@@ -81,6 +81,22 @@ pub enum ControllerRequest {
         /// The change asked for.
         request: ops::AlterPartitionRequest,
     },
+    /// AlterPartitionReassignments for one partition: move it to `target`, or cancel the reassignment
+    /// in progress (`None`).
+    AlterPartitionReassignment {
+        /// Topic name.
+        topic: String,
+        /// Partition index.
+        partition: i32,
+        /// Target replicas, or `None` to cancel.
+        target: Option<Vec<i32>>,
+    },
+    /// A replica discarded part of its log to follow its leader (the data-loss ledger records it when
+    /// an unclean election explains it).
+    ReportTruncation {
+        /// What was discarded.
+        report: ops::TruncationReport,
+    },
     /// A block of producer ids.
     AllocateProducerIds {
         /// Ids wanted.
@@ -95,6 +111,13 @@ pub enum ControllerRequest {
     DeleteAcls {
         /// Filters, in request order.
         filters: Vec<AclFilter>,
+    },
+    /// ElectLeaders: a preferred or unclean election for each partition, each on its own.
+    ElectLeaders {
+        /// Preferred or unclean.
+        election_type: ops::ElectionType,
+        /// Topic → partition indexes, or `None` for every partition of every topic.
+        partitions: Option<Vec<(String, Vec<i32>)>>,
     },
 }
 
@@ -135,6 +158,27 @@ pub enum ControllerReply {
         /// The bindings each filter matched (and removed).
         results: Vec<Result<Vec<AclBinding>, RequestError>>,
     },
+    /// ElectLeaders outcome, per topic in request order (name order for "every partition").
+    LeadersElected {
+        /// Each topic's partitions and their outcomes.
+        results: Vec<TopicElectionResult>,
+    },
+}
+
+/// One topic's ElectLeaders outcome in a form that crosses the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicElectionResult {
+    /// Topic name as asked.
+    pub topic: String,
+    /// Partition index and its outcome.
+    pub partitions: Vec<(i32, Result<(), RequestError>)>,
+}
+
+impl From<ops::TopicElection> for TopicElectionResult {
+    fn from(t: ops::TopicElection) -> Self {
+        let partitions = t.partitions.into_iter().map(|(p, r)| (p, r.map_err(RequestError::from))).collect();
+        Self { topic: t.topic, partitions }
+    }
 }
 
 /// A rejected request in a form that crosses the wire.
@@ -217,6 +261,12 @@ pub fn decide(
             let (records, state) = ops::alter_partition(image, request)?;
             Ok((records, ControllerReply::PartitionState { state }))
         }
+        ControllerRequest::AlterPartitionReassignment { topic, partition, target } => {
+            Ok((ops::alter_reassignment(image, topic, *partition, target.as_deref())?, ControllerReply::Done))
+        }
+        ControllerRequest::ReportTruncation { report } => {
+            Ok((ops::report_truncation(image, report)?, ControllerReply::Done))
+        }
         ControllerRequest::AllocateProducerIds { size } => {
             if *size <= 0 {
                 return Err(OpError {
@@ -229,6 +279,11 @@ pub fn decide(
         }
         ControllerRequest::CreateAcls { bindings } => Ok(create_acls(image, bindings, topic_id)),
         ControllerRequest::DeleteAcls { filters } => Ok(delete_acls(image, filters)),
+        ControllerRequest::ElectLeaders { election_type, partitions } => {
+            let (records, results) = ops::elect_leaders(image, *election_type, partitions.as_deref());
+            let results = results.into_iter().map(TopicElectionResult::from).collect();
+            Ok((records, ControllerReply::LeadersElected { results }))
+        }
     }
 }
 
@@ -344,6 +399,30 @@ mod tests {
         assert_eq!(results[0].as_ref().map(Vec::len), Ok(1));
         assert_eq!(results[1].as_ref().map(Vec::len), Ok(2));
         assert_eq!(results[2].as_ref().unwrap_err().code, ErrorCode::InvalidRequest.code());
+    }
+
+    #[test]
+    fn elect_leaders_survives_json_and_reports_per_partition() {
+        let request = ControllerRequest::ElectLeaders {
+            election_type: ops::ElectionType::Preferred,
+            partitions: Some(vec![("missing".into(), vec![0, 1])]),
+        };
+        let json = serde_json::to_vec(&request).expect("encode");
+        assert_eq!(serde_json::from_slice::<ControllerRequest>(&json).expect("decode"), request);
+        let (records, reply) = decide(&MetadataImage::default(), &request, Uuid::nil()).expect("decide");
+        assert!(records.is_empty());
+        let json = serde_json::to_vec(&reply).expect("encode reply");
+        let ControllerReply::LeadersElected { results } =
+            serde_json::from_slice::<ControllerReply>(&json).expect("decode reply")
+        else {
+            panic!("wrong reply")
+        };
+        let codes: Vec<(i32, i16)> = results[0]
+            .partitions
+            .iter()
+            .map(|(p, r)| (*p, r.as_ref().map_or_else(|e| e.code, |()| 0)))
+            .collect();
+        assert_eq!(codes, vec![(0, 3), (1, 3)], "UNKNOWN_TOPIC_OR_PARTITION");
     }
 
     #[test]

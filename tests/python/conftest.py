@@ -50,6 +50,25 @@ def wait_until(condition, timeout_s=10.0, interval_s=0.05):
         time.sleep(interval_s)
 
 
+def poll_until(probe, check, timeout_s=30.0, what="the condition", interval_s=0.05):
+    """Calls `probe()` until `check(value)` holds and returns that value; fails the test with the
+    last value seen when `timeout_s` passes. `probe` exceptions count as "not yet" (a broker that was
+    just killed or restarted may refuse connections for a while)."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while True:
+        try:
+            value = probe()
+        except Exception as error:  # noqa: BLE001 - any client error is "not yet" until the deadline
+            value = error
+        if not isinstance(value, Exception) and check(value):
+            return value
+        last = value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not reached within {timeout_s}s; last seen: {last!r}")
+        time.sleep(interval_s)
+
+
 def unique_topic(prefix):
     """A topic name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -129,15 +148,30 @@ class BrokerProcess:
             self._log.close()
 
     def kill(self):
+        """SIGKILL (no shutdown of any kind), then reap; a no-op if it is not running."""
         if self.is_alive():
             self.process.kill()
             self.process.wait()
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+
+    def pause(self):
+        """SIGSTOP: the process keeps its sockets but does nothing (no heartbeats, no fetches)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        """SIGCONT after `pause`."""
+        self.process.send_signal(signal.SIGCONT)
 
     def log_tail(self, lines=40):
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "<no log>"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "broker_config(toml): broker config TOML for the `cluster` fixture")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -189,7 +223,11 @@ def free_ports(n):
 class Cluster:
     """Three `strom controller` processes (a Raft quorum) and three `strom broker` processes."""
 
-    def __init__(self, tmp_path, brokers=3, session_timeout_ms=2000):
+    SESSION_TIMEOUT_MS = 2000
+
+    def __init__(self, tmp_path, brokers=3, session_timeout_ms=SESSION_TIMEOUT_MS, broker_config=None):
+        """`broker_config`: TOML (BrokerConfig keys, e.g. `replica_lag_time_max_ms = 1000`) every
+        broker is started with."""
         ports = free_ports(3)
         voters = ",".join(f"{i + 1}=127.0.0.1:{port}" for i, port in enumerate(ports))
         self.controller_addrs = ",".join(f"127.0.0.1:{port}" for port in ports)
@@ -210,10 +248,27 @@ class Cluster:
             node = tmp_path / f"broker-{i + 1}"
             node.mkdir()
             args = ["--node-id", str(i + 1), "--controllers", self.controller_addrs, "--heartbeat-interval-ms", "200"]
-            self.brokers[i + 1] = BrokerProcess(node / "data", node / "log", extra_args=args).start()
+            self.brokers[i + 1] = BrokerProcess(
+                node / "data", node / "log", config_toml=broker_config, extra_args=args
+            ).start()
 
     def bootstrap(self):
         return ",".join(b.bootstrap for b in self.brokers.values() if b.is_alive())
+
+    def kill_broker(self, node_id):
+        """kill -9 broker `node_id`: the controllers notice only when its heartbeats stop (fenced
+        after the session timeout)."""
+        broker = self.brokers[node_id]
+        assert broker.is_alive(), f"broker {node_id} is not running"
+        broker.kill()
+
+    def restart_broker(self, node_id):
+        """Starts a killed broker again with the same node id, data directory and config (on a new
+        Kafka port); returns once it printed its ready line (registered, not yet unfenced)."""
+        broker = self.brokers[node_id]
+        assert not broker.is_alive(), f"broker {node_id} is still running"
+        broker.start()
+        return broker
 
     def stop(self):
         for node in list(self.brokers.values()) + self.controllers:
@@ -222,8 +277,10 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path, request):
-    """A 3-controller, 3-broker cluster of real processes."""
-    running = Cluster(tmp_path)
+    """A 3-controller, 3-broker cluster of real processes. Mark a test with
+    `@pytest.mark.broker_config("key = value\\n…")` to start its brokers with that TOML config."""
+    marker = request.node.get_closest_marker("broker_config")
+    running = Cluster(tmp_path, broker_config=marker.args[0] if marker else None)
     try:
         yield running
     finally:

@@ -4,7 +4,7 @@ topics spread over brokers, admin requests through any broker, and a broker fail
 import json
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, ElectionType, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic as CkNewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
@@ -106,3 +106,60 @@ def test_broker_failover_keeps_producers_working(cluster):
             got.add(message.value().decode())
     consumer.close()
     assert got == {f"after-{i}" for i in range(30)}
+
+
+def partition_state(admin, topic, partition):
+    """(leader, replicas, isr) of one partition from a fresh metadata request, None while unknown."""
+    try:
+        metadata = admin.list_topics(topic=topic, timeout=5)
+    except Exception:  # noqa: BLE001 - a broker that was just killed or restarted: "not yet"
+        return None
+    entry = metadata.topics.get(topic)
+    if entry is None or entry.error is not None or partition not in entry.partitions:
+        return None
+    p = entry.partitions[partition]
+    return p.leader, list(p.replicas), list(p.isrs)
+
+
+def test_preferred_leader_election_after_broker_restart(cluster):
+    """Kill the preferred leader, restart it, and once it is back in the ISR elect it with
+    AdminClient.elect_leaders(PREFERRED); a second election is not needed."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    topic = unique_topic("elect")
+    admin.create_topics([CkNewTopic(topic, num_partitions=1, replication_factor=3)])[topic].result(timeout=TIMEOUT_S)
+    state = wait_until(
+        lambda: (lambda s: s if s and s[0] == s[1][0] and len(s[2]) == 3 else None)(partition_state(admin, topic, 0)),
+        TIMEOUT_S,
+    )
+    assert state is not None, "partition 0 led by its preferred replica with a full ISR"
+    preferred = state[0]
+
+    cluster.brokers[preferred].kill()
+    moved = wait_until(
+        lambda: (lambda s: s if s and s[0] not in (preferred, -1) else None)(partition_state(admin, topic, 0)),
+        TIMEOUT_S,
+    )
+    assert moved is not None, "leadership moved off the killed broker"
+
+    cluster.brokers[preferred].start()
+    rejoined = wait_until(
+        lambda: (lambda s: s if s and preferred in s[2] else None)(partition_state(admin, topic, 0)),
+        TIMEOUT_S,
+    )
+    assert rejoined is not None, "the restarted broker rejoined the ISR"
+    assert rejoined[0] != preferred, "no automatic election within the default check interval"
+
+    tp = TopicPartition(topic, 0)
+    result = admin.elect_leaders(ElectionType.PREFERRED, [tp]).result(timeout=TIMEOUT_S)
+    assert list(result.values()) == [None], result
+    led = wait_until(
+        lambda: (lambda s: s if s and s[0] == preferred else None)(partition_state(admin, topic, 0)),
+        TIMEOUT_S,
+    )
+    assert led is not None, "the preferred replica leads again"
+
+    again = admin.elect_leaders(ElectionType.PREFERRED, [tp]).result(timeout=TIMEOUT_S)
+    (error,) = again.values()
+    # Documented as a KafkaException; confluent-kafka 2.16 hands back the KafkaError itself.
+    error = error.args[0] if isinstance(error, Exception) else error
+    assert error is not None and error.code() == KafkaError.ELECTION_NOT_NEEDED, again

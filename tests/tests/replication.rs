@@ -7,6 +7,10 @@
 //! - A follower frozen with SIGSTOP leaves the ISR and rejoins after SIGCONT.
 //! - An ISR below min.insync.replicas refuses acks=all (NOT_ENOUGH_REPLICAS) and holds the high
 //!   watermark, so acks=1 writes become visible only once the ISR is back.
+//! - An unclean election: the returning old leader truncates its divergent tail and the data-loss
+//!   ledger records exactly the offsets it discarded.
+//! - `strom partitions reassign` moves a partition (and its leadership) onto a broker that held none of
+//!   it while a producer keeps writing: nothing acknowledged is lost.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,7 +140,17 @@ fn assert_replicas_identical(
     partition: i32,
     high_watermark: i64,
 ) -> usize {
-    let ids = cluster.broker_ids();
+    assert_replicas_on(cluster, &cluster.broker_ids(), topic, partition, high_watermark)
+}
+
+/// Polls until the logs of brokers `ids` up to `high_watermark` are the same bytes; returns the size.
+fn assert_replicas_on(
+    cluster: &ClusterProcesses,
+    ids: &[i32],
+    topic: &str,
+    partition: i32,
+    high_watermark: i64,
+) -> usize {
     let mut sizes = Vec::new();
     let identical = wait_until(STATE_TIMEOUT, || {
         let logs: Vec<Vec<u8>> = ids
@@ -361,4 +375,157 @@ async fn an_isr_below_min_insync_refuses_acks_all_and_holds_the_high_watermark()
     let (high, read) = read_partition(&cluster.bootstrap(), &topic, 0);
     assert_eq!(read.values().map(String::as_str).collect::<Vec<_>>(), vec!["committed", "acks-1"]);
     assert_replicas_identical(&cluster, &topic, 0, high);
+}
+
+/// Runs `strom topics --describe --topic T` against `bootstrap` and returns its stdout.
+fn describe_topic(bootstrap: &str, topic: &str) -> String {
+    let output = std::process::Command::new(strom_tests::strom_bin())
+        .args(["topics", "--bootstrap-server", bootstrap, "--describe", "--topic", topic])
+        .output()
+        .expect("run strom topics");
+    assert!(output.status.success(), "strom topics failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unclean_election_truncates_the_old_leader_and_the_ledger_records_the_exact_range() {
+    let mut cluster = replication_cluster("");
+    let topic = unique_topic("unclean");
+    create_topic(&cluster, &topic, 1, &[("unclean.leader.election.enable", "true")]).await;
+    let state = wait_state(&cluster, &[], &topic, 0, "a full ISR", |s| s.isr.len() == 3).await;
+    let old_leader = state.leader;
+    let followers: Vec<i32> = state.replicas.iter().copied().filter(|r| *r != old_leader).collect();
+    let leader_addr = cluster.broker_addr(old_leader).to_string();
+    let all = kafka::producer(&leader_addr, &[("acks", "all"), ("message.timeout.ms", "10000")]);
+    for i in 0..10 {
+        let value = format!("before-{i}");
+        let record = FutureRecord::<(), _>::to(&topic).partition(0).payload(&value);
+        all.send(record, Duration::from_secs(10)).await.expect("acks=all with the full ISR");
+    }
+
+    // Both followers die; the ISR shrinks to the old leader, which alone commits more records.
+    for f in &followers {
+        cluster.kill9_broker(*f);
+    }
+    wait_state(&cluster, &[], &topic, 0, "the ISR down to the leader", |s| s.isr == vec![old_leader]).await;
+    let mut lost = Vec::new();
+    for i in 0..20 {
+        let value = format!("lost-{i}");
+        let record = FutureRecord::<(), _>::to(&topic).partition(0).payload(&value);
+        let delivery = all.send(record, Duration::from_secs(10)).await.expect("acks=all with ISR = leader");
+        lost.push(delivery.offset);
+    }
+    drop(all);
+
+    // The leader dies too; a follower without those records comes back and is elected uncleanly.
+    cluster.kill9_broker(old_leader);
+    let new_leader = followers[0];
+    cluster.restart_broker(new_leader);
+    let elected = wait_state(&cluster, &[], &topic, 0, "an unclean leader", |s| s.leader == new_leader).await;
+    eprintln!("unclean election: broker {new_leader} leads at epoch {}", elected.leader_epoch);
+    let producer = kafka::producer(&cluster.broker_addr(new_leader).to_string(), &[("acks", "1")]);
+    let mut new_offsets = Vec::new();
+    for i in 0..5 {
+        let value = format!("new-{i}");
+        let record = FutureRecord::<(), _>::to(&topic).partition(0).payload(&value);
+        new_offsets.push(
+            producer.send(record, Duration::from_secs(10)).await.expect("produce to the new leader").offset,
+        );
+    }
+    assert_eq!(new_offsets[0], lost[0], "the new leader continues where its own log ended");
+
+    // The old leader returns, truncates its divergent tail and reports it.
+    cluster.restart_broker(old_leader);
+    cluster.restart_broker(followers[1]);
+    wait_state(&cluster, &[], &topic, 0, "a healed ISR", |s| s.isr.len() == 3).await;
+    let (start, end) = (lost[0], lost[lost.len() - 1] + 1);
+    let expected = format!("DataLoss: partition 0 offsets [{start},{end}) discarded by broker {old_leader}");
+    let mut described = String::new();
+    let recorded = wait_until(STATE_TIMEOUT, || {
+        described = describe_topic(&cluster.bootstrap(), &topic);
+        described.contains(&expected)
+    });
+    assert!(recorded, "ledger entry `{expected}` missing from:\n{described}");
+    eprintln!("{described}");
+
+    let (high, read) = read_partition(&cluster.bootstrap(), &topic, 0);
+    let values: Vec<&str> = read.values().map(String::as_str).collect();
+    let mut wanted: Vec<String> = (0..10).map(|i| format!("before-{i}")).collect();
+    wanted.extend((0..5).map(|i| format!("new-{i}")));
+    assert_eq!(values, wanted.iter().map(String::as_str).collect::<Vec<_>>(), "the lost records are gone");
+    assert_replicas_identical(&cluster, &topic, 0, high);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reassignment_moves_a_partition_to_a_new_broker_under_load() {
+    let cluster = ClusterProcesses::start_with(3, 4, ClusterOptions::default());
+    let topic = unique_topic("reassign");
+    let admin = kafka::admin(&cluster.bootstrap());
+    let new_topic =
+        rdkafka::admin::NewTopic::new(&topic, 1, rdkafka::admin::TopicReplication::Variable(&[&[1, 2, 3]]))
+            .set("min.insync.replicas", "2");
+    let results = admin.create_topics([&new_topic], &kafka::admin_options()).await.expect("create topic");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let before =
+        wait_state(&cluster, &[], &topic, 0, "a full ISR", |s| s.isr.len() == 3 && s.leader == 1).await;
+    assert_eq!(before.replicas, vec![1, 2, 3]);
+
+    let producer = kafka::producer(&cluster.bootstrap(), &[("acks", "all"), ("message.timeout.ms", "60000")]);
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = spawn_producer(producer, topic.clone(), 1, "m", ledger.clone(), stop.clone());
+    wait_for_progress(&ledger, 0, 2_000, "before the move");
+
+    // Broker 4 holds nothing of the topic; the leader (broker 1) leaves the replica set.
+    let args: Vec<String> = [
+        "partitions",
+        "reassign",
+        "--bootstrap-server",
+        &cluster.bootstrap(),
+        "--topic",
+        &topic,
+        "--partition",
+        "0",
+        "--replicas",
+        "2,3,4",
+        "--throttle",
+        "50000000",
+        "--timeout-ms",
+        "60000",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(strom_tests::strom_bin()).args(&args).output().expect("run strom")
+    })
+    .await
+    .expect("reassign task");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("strom partitions reassign:\n{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "reassign failed");
+    assert!(stdout.contains(&format!("Reassignment of {topic}-0 complete: replicas 2,3,4")), "{stdout}");
+    let after = wait_state(&cluster, &[], &topic, 0, "the new replica set", |s| {
+        s.replicas == vec![2, 3, 4] && s.isr.len() == 3 && s.leader != 1
+    })
+    .await;
+    eprintln!("after the move: {after:?}");
+    let moved = acked_count(&ledger);
+    wait_for_progress(&ledger, moved, 2 * IN_FLIGHT, "after the move");
+    stop.store(true, Ordering::Relaxed);
+    task.await.expect("producer task");
+
+    let (high, read) = read_partition(&cluster.bootstrap(), &topic, 0);
+    let ledger = ledger.lock().expect("ledger");
+    for (value, _, offset) in &ledger.acked {
+        assert_eq!(read.get(offset), Some(value), "acknowledged {value} at offset {offset}");
+    }
+    let bytes = assert_replicas_on(&cluster, &[2, 3, 4], &topic, 0, high);
+    eprintln!(
+        "{} acknowledged, high watermark {high}, {bytes} bytes identical on brokers 2, 3, 4",
+        ledger.acked.len()
+    );
+    let removed = cluster.broker_data_dir(1).join(format!("{topic}-0"));
+    let gone = wait_until(STATE_TIMEOUT, || !removed.exists());
+    assert!(gone, "broker 1 still holds {}", removed.display());
 }

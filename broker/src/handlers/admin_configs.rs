@@ -16,6 +16,7 @@ use super::RequestContext;
 use crate::error_code::ErrorCode;
 use strom_controller::request::ControllerRequest;
 
+use crate::metadata::image::{DATA_LOSS_LEDGER_CONFIG, format_data_loss_ledger};
 use crate::metadata::ops::OpError;
 use crate::state::BrokerState;
 use crate::topic_config::{ConfigEntry, ConfigSource, TopicConfig};
@@ -88,7 +89,17 @@ fn describe_resource(
     let (entries, read_only) = match resource_type {
         TOPIC => match state.image().topic(name) {
             Some(topic) => {
-                (TopicConfig::new(topic.configs.clone(), state.topic_defaults()).describe(), false)
+                let mut entries = TopicConfig::new(topic.configs.clone(), state.topic_defaults()).describe();
+                if !topic.data_loss.is_empty() {
+                    entries.push(ConfigEntry {
+                        name: DATA_LOSS_LEDGER_CONFIG.into(),
+                        value: format_data_loss_ledger(&topic.data_loss),
+                        source: ConfigSource::Topic,
+                        config_type: 2,
+                        documentation: "Records discarded because of unclean leader elections (read-only).",
+                    });
+                }
+                (entries, false)
             }
             None => {
                 return Err((ErrorCode::UnknownTopicOrPartition, format!("topic '{name}' does not exist")));
@@ -108,7 +119,7 @@ fn describe_resource(
             let mut result = DescribeConfigsResourceResult::default()
                 .with_name(s(e.name.clone()))
                 .with_value(Some(s(e.value.clone())))
-                .with_read_only(read_only)
+                .with_read_only(read_only || e.name == DATA_LOSS_LEDGER_CONFIG)
                 .with_config_source(source);
             if synonyms {
                 result = result.with_synonyms(vec![

@@ -40,14 +40,31 @@ fn read_follower(
         Err(code) => return error_data(p.partition, code),
     };
     let now_ms = state.clock.now_ms();
+    // A replica a reassignment is adding is served within the leader's replication throttle.
+    let image = state.image();
+    let throttled = image
+        .topic(name)
+        .and_then(|t| t.partitions.get(&p.partition))
+        .is_some_and(|view| view.adding_replicas.contains(&replica_id));
+    let (budget, min_one) = match throttled {
+        true => match state.replicas.throttle.available(now_ms) {
+            0 => (0, false),
+            tokens => (budget.min(tokens), true),
+        },
+        false => (budget, true),
+    };
     let result = partition.read_for_follower(
         replica_id,
         p.fetch_offset,
         p.last_fetched_epoch,
         p.current_leader_epoch,
         budget,
+        min_one,
         now_ms,
     );
+    if throttled && let Ok(read) = &result {
+        state.replicas.throttle.consume(read.records.len());
+    }
     match result {
         Ok(read) => {
             if read.high_watermark_moved {

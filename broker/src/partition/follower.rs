@@ -9,6 +9,17 @@ use crate::error_code::ErrorCode;
 use crate::log::LogError;
 use crate::record::batch;
 
+/// Records a truncation discarded: `[start_offset, end_offset)`, the latest leader epoch among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Discarded {
+    /// First offset discarded.
+    pub start_offset: i64,
+    /// One past the last offset discarded.
+    pub end_offset: i64,
+    /// Latest leader epoch in the discarded part (the log's latest epoch before truncating).
+    pub epoch: i32,
+}
+
 /// The leader's answer that this replica's log diverges: the largest leader epoch <= the follower's
 /// last fetched epoch, and where that epoch ends on the leader (epoch -1: none in common).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +61,9 @@ impl Partition {
 
     /// Truncates after the leader reported divergence (Kafka's rule): to the smaller of the leader's
     /// and this log's end of the diverging epoch when both know it, else to the end of the largest
-    /// epoch this log has below it (the next fetch checks again). Returns the new log end offset.
-    pub fn truncate_diverging(&self, divergence: Divergence) -> Result<i64, LogError> {
+    /// epoch this log has below it (the next fetch checks again). Returns what was discarded, if
+    /// anything.
+    pub fn truncate_diverging(&self, divergence: Divergence) -> Result<Option<Discarded>, LogError> {
         let mut inner = self.lock();
         let local =
             if divergence.epoch >= 0 { inner.log.end_offset_for_epoch(divergence.epoch) } else { None };
@@ -64,8 +76,8 @@ impl Partition {
     }
 
     /// Truncates the log to `offset` (whole batches; below the log start the log restarts there) and
-    /// drops producer state past it. Returns the new log end offset.
-    pub fn truncate_to(&self, offset: i64) -> Result<i64, LogError> {
+    /// drops producer state past it. Returns what was discarded, if anything.
+    pub fn truncate_to(&self, offset: i64) -> Result<Option<Discarded>, LogError> {
         let mut inner = self.lock();
         self.truncate_locked(&mut inner, offset)
     }
@@ -81,11 +93,12 @@ impl Partition {
         Ok(())
     }
 
-    fn truncate_locked(&self, inner: &mut super::Inner, offset: i64) -> Result<i64, LogError> {
+    fn truncate_locked(&self, inner: &mut super::Inner, offset: i64) -> Result<Option<Discarded>, LogError> {
         let before = inner.log.log_end_offset();
         if offset >= before && offset >= inner.log.log_start_offset() {
-            return Ok(before);
+            return Ok(None);
         }
+        let epoch = inner.log.latest_epoch().unwrap_or(-1);
         inner.log.truncate_to(offset)?;
         let after = inner.log.log_end_offset();
         inner.producers.truncate_to(after);
@@ -93,7 +106,7 @@ impl Partition {
         tracing::warn!(topic = %self.topic, partition = self.index, from = before, to = after,
             "truncated divergent log tail");
         self.publish(inner);
-        Ok(after)
+        Ok((after < before).then_some(Discarded { start_offset: after, end_offset: before, epoch }))
     }
 
     /// Takes the leader's high watermark (capped at this log's end) and log start offset.

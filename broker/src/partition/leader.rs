@@ -41,7 +41,9 @@ pub struct IsrProposal {
 impl Partition {
     /// Serves a fetch from follower `replica_id` at `fetch_offset`: checks the follower's leader epoch
     /// (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), reports divergence from `last_fetched_epoch`,
-    /// otherwise records the follower's progress and returns batches up to the log end offset.
+    /// otherwise records the follower's progress and returns batches up to the log end offset (at most
+    /// `max_bytes`; with `min_one`, at least the first batch).
+    #[allow(clippy::too_many_arguments)]
     pub fn read_for_follower(
         &self,
         replica_id: i32,
@@ -49,6 +51,7 @@ impl Partition {
         last_fetched_epoch: i32,
         current_leader_epoch: i32,
         max_bytes: usize,
+        min_one: bool,
         now_ms: i64,
     ) -> Result<FollowerRead, ErrorCode> {
         let mut inner = self.lock();
@@ -85,7 +88,7 @@ impl Partition {
             self.publish(&inner);
         }
         let records =
-            inner.log.read(fetch_offset, max_bytes, i64::MAX, true).map_err(|e| log_error_code(&e))?;
+            inner.log.read(fetch_offset, max_bytes, i64::MAX, min_one).map_err(|e| log_error_code(&e))?;
         Ok(FollowerRead {
             records,
             high_watermark: inner.high_watermark,

@@ -5,8 +5,10 @@
 
 mod follower;
 mod leader;
+#[cfg(test)]
+mod tests;
 
-pub use follower::Divergence;
+pub use follower::{Discarded, Divergence};
 pub use leader::{FollowerRead, IsrProposal};
 
 use std::path::Path;
@@ -369,6 +371,11 @@ impl Partition {
         Ok(FetchResult { records, high_watermark, log_start_offset: inner.log.log_start_offset() })
     }
 
+    /// Bytes of log data on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().log.size_bytes()
+    }
+
     /// Log start, high watermark and log end offsets.
     pub fn offsets(&self) -> Offsets {
         let inner = self.lock();
@@ -432,6 +439,8 @@ impl Partition {
     pub fn delete(&self) -> std::io::Result<()> {
         let mut inner = self.lock();
         inner.deleted = true;
+        inner.role = Role::Follower { leader: -1 };
+        self.publish(&inner);
         std::fs::remove_dir_all(inner.log.dir())
     }
 }

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::peer::PeerConnection;
 use crate::clock::Clock;
 use crate::error_code::ErrorCode;
-use crate::partition::{Divergence, Partition};
+use crate::partition::{Discarded, Divergence, Partition};
 
 /// Replica fetcher settings (Kafka's `replica.fetch.*`).
 #[derive(Debug, Clone, Copy)]
@@ -65,9 +65,24 @@ struct LeaderFetcher {
     task: JoinHandle<()>,
 }
 
+/// A truncation a fetcher made, to be reported to the controller (the data-loss ledger).
+#[derive(Clone)]
+pub struct TruncationEvent {
+    /// The partition.
+    pub partition: Arc<Partition>,
+    /// Leader epoch being followed.
+    pub leader_epoch: i32,
+    /// What was discarded.
+    pub discarded: Discarded,
+}
+
+/// Truncations not yet reported.
+pub type Truncations = Arc<Mutex<Vec<TruncationEvent>>>;
+
 /// All replica fetchers of this broker, keyed by leader broker id.
 pub struct ReplicaFetchers {
     node_id: i32,
+    truncations: Truncations,
     settings: FetcherSettings,
     clock: Arc<dyn Clock>,
     fetchers: Mutex<HashMap<i32, LeaderFetcher>>,
@@ -76,7 +91,18 @@ pub struct ReplicaFetchers {
 impl ReplicaFetchers {
     /// No fetchers yet.
     pub fn new(node_id: i32, settings: FetcherSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { node_id, settings, clock, fetchers: Mutex::new(HashMap::new()) }
+        Self {
+            node_id,
+            settings,
+            clock,
+            truncations: Truncations::default(),
+            fetchers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes the truncations made since the last call.
+    pub fn take_truncations(&self) -> Vec<TruncationEvent> {
+        std::mem::take(&mut *self.truncations.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Sets what to fetch: by leader id, its `host:port` and the partitions followed. Fetchers for
@@ -106,15 +132,13 @@ impl ReplicaFetchers {
             }
             let targets = Arc::new(Mutex::new(targets));
             let changed = Arc::new(Notify::new());
-            let task = tokio::spawn(run(
-                self.node_id,
-                leader,
-                addr.clone(),
-                targets.clone(),
-                changed.clone(),
-                self.settings,
-                self.clock.clone(),
-            ));
+            let context = FetcherContext {
+                node_id: self.node_id,
+                settings: self.settings,
+                clock: self.clock.clone(),
+                truncations: self.truncations.clone(),
+            };
+            let task = tokio::spawn(run(context, leader, addr.clone(), targets.clone(), changed.clone()));
             fetchers.insert(leader, LeaderFetcher { addr, targets, changed, task });
         }
     }
@@ -139,16 +163,23 @@ impl Drop for ReplicaFetchers {
     }
 }
 
+/// What every fetcher task of a broker shares.
+struct FetcherContext {
+    node_id: i32,
+    settings: FetcherSettings,
+    clock: Arc<dyn Clock>,
+    truncations: Truncations,
+}
+
 /// The fetch loop for one leader.
 async fn run(
-    node_id: i32,
+    context: FetcherContext,
     leader: i32,
     addr: String,
     targets: Arc<Mutex<Targets>>,
     changed: Arc<Notify>,
-    settings: FetcherSettings,
-    clock: Arc<dyn Clock>,
 ) {
+    let FetcherContext { node_id, settings, clock, truncations } = context;
     let mut conn: Option<PeerConnection> = None;
     let backoff = Duration::from_millis(settings.backoff_ms.max(1));
     let wait = Duration::from_millis(settings.wait_max_ms);
@@ -210,7 +241,7 @@ async fn run(
             for data in topic.partitions {
                 let key = (topic.topic.0.to_string(), data.partition_index);
                 let Some((target, fetch_offset)) = positions.get(&key) else { continue };
-                if !apply(leader, &key, target, *fetch_offset, &data, now_ms) {
+                if !apply(leader, &key, target, *fetch_offset, &data, now_ms, &truncations) {
                     retry.push(key);
                 }
             }
@@ -278,8 +309,19 @@ fn apply(
     fetch_offset: i64,
     data: &PartitionData,
     now_ms: i64,
+    truncations: &Truncations,
 ) -> bool {
     let partition = &target.partition;
+    let report = |discarded: Option<Discarded>| {
+        if let Some(discarded) = discarded {
+            let event = TruncationEvent {
+                partition: partition.clone(),
+                leader_epoch: target.leader_epoch,
+                discarded,
+            };
+            truncations.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        }
+    };
     let result = match ErrorCode::from_code(data.error_code) {
         Some(ErrorCode::None) => {
             let diverging = &data.diverging_epoch;
@@ -289,7 +331,7 @@ fn apply(
                         epoch: diverging.epoch,
                         end_offset: diverging.end_offset,
                     })
-                    .map(|_| ())
+                    .map(report)
             } else {
                 if let Some(records) = data.records.as_ref().filter(|r| !r.is_empty())
                     && let Err(code) = partition.append_replica(records, now_ms)
@@ -304,7 +346,7 @@ fn apply(
             if fetch_offset < data.log_start_offset {
                 partition.restart_at(data.log_start_offset)
             } else {
-                partition.truncate_to(data.high_watermark.max(0)).map(|_| ())
+                partition.truncate_to(data.high_watermark.max(0)).map(report)
             }
         }
         code => {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use strom_controller::request::ControllerRequest;
 use tokio::sync::watch;
 
-use crate::metadata::ops::AlterPartitionRequest;
+use crate::metadata::ops::{AlterPartitionRequest, TruncationReport};
 use crate::partition::Partition;
+use crate::replication::fetcher::TruncationEvent;
 use crate::state::BrokerState;
 
 /// How often to check: a quarter of `replica.lag.time.max.ms`, between 10 ms and 1 s.
@@ -30,6 +31,9 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
         let now_ms = state.clock.now_ms();
+        for event in state.replicas.take_truncations() {
+            tokio::spawn(report_truncation(state.clone(), event, now_ms));
+        }
         let proposals: Vec<_> = state
             .replicas
             .all()
@@ -82,4 +86,28 @@ async fn send(state: Arc<BrokerState>, partition: Arc<Partition>, proposal: crat
         }
     }
     partition.isr_change_done(proposal.leader_epoch);
+}
+
+/// Tells the controller about a truncation (the data-loss ledger records it if an unclean election
+/// caused it). A failed report is logged: the truncation itself is already logged by the partition.
+async fn report_truncation(state: Arc<BrokerState>, event: TruncationEvent, now_ms: i64) {
+    let node_id = state.config.node_id;
+    let broker_epoch = state.image().broker(node_id).map_or(-1, |b| b.broker_epoch);
+    let partition = &event.partition;
+    let report = TruncationReport {
+        broker_id: node_id,
+        broker_epoch,
+        topic_id: partition.topic_id,
+        partition: partition.index,
+        leader_epoch: event.leader_epoch,
+        discarded_epoch: event.discarded.epoch,
+        start_offset: event.discarded.start_offset,
+        end_offset: event.discarded.end_offset,
+        timestamp_ms: now_ms,
+    };
+    tracing::info!(topic = %partition.topic, partition = partition.index, ?report, "reporting a truncation");
+    if let Err(e) = state.execute(ControllerRequest::ReportTruncation { report }).await {
+        tracing::warn!(topic = %partition.topic, partition = partition.index, code = ?e.code,
+            error = %e.message, "reporting a truncation failed");
+    }
 }

@@ -195,6 +195,7 @@ mod tests {
             leader_epoch: 4,
             partition_epoch,
             leader_recovery_state: LeaderRecoveryState::Recovered,
+            ..Default::default()
         }
     }
 

@@ -12,12 +12,14 @@
 //! - [`peer`]: the Kafka-protocol connection fetchers use.
 //! - [`isr`]: the task that asks the controller for ISR changes.
 //! - [`hw_checkpoint`]: high watermarks kept across restarts.
+//! - [`throttle`]: the leader's replication throttle for reassignment traffic.
 
 pub mod fetcher;
 pub mod hw_checkpoint;
 pub mod isr;
 pub mod leader;
 pub mod peer;
+pub mod throttle;
 
 pub use fetcher::{FetchTarget, FetcherSettings, ReplicaFetchers, Wanted};
 pub use leader::LeaderState;

@@ -37,10 +37,32 @@ pub struct Cluster {
     pub controller_addrs: Vec<String>,
     /// Brokers by id.
     pub brokers: BTreeMap<i32, BrokerHandle>,
+    /// Each broker's config as started, for [`Cluster::restart_broker`].
+    pub broker_configs: BTreeMap<i32, BrokerConfig>,
+}
+
+impl Cluster {
+    /// Starts broker `id` again (after `kill` or `shutdown`) with its config and data directory, on a
+    /// new Kafka port; returns once it is registered and unfenced.
+    pub async fn restart_broker(&mut self, id: i32) {
+        assert!(!self.brokers.contains_key(&id), "broker {id} is still running");
+        let config = self.broker_configs[&id].clone();
+        self.brokers.insert(id, Broker::start(config).await.expect("broker restart"));
+    }
 }
 
 /// Starts `controllers` controllers and `brokers` brokers; `tweak` adjusts each broker's config.
 pub async fn start_cluster(controllers: u64, brokers: i32, tweak: impl Fn(&mut BrokerConfig)) -> Cluster {
+    start_cluster_with(controllers, brokers, |_| {}, tweak).await
+}
+
+/// [`start_cluster`] with `controller_tweak` adjusting each controller's config too.
+pub async fn start_cluster_with(
+    controllers: u64,
+    brokers: i32,
+    controller_tweak: impl Fn(&mut ControllerConfig),
+    tweak: impl Fn(&mut BrokerConfig),
+) -> Cluster {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -49,7 +71,7 @@ pub async fn start_cluster(controllers: u64, brokers: i32, tweak: impl Fn(&mut B
     let mut nodes = BTreeMap::new();
     for id in 1..=controllers {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = ControllerConfig {
+        let mut config = ControllerConfig {
             node_id: id,
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: dir.path().to_path_buf(),
@@ -57,6 +79,7 @@ pub async fn start_cluster(controllers: u64, brokers: i32, tweak: impl Fn(&mut B
             broker_session_timeout_ms: 1_500,
             ..ControllerConfig::default()
         };
+        controller_tweak(&mut config);
         nodes.insert(id, ControllerNode::start(config).await.expect("controller"));
         dirs.push(dir);
     }
@@ -64,6 +87,7 @@ pub async fn start_cluster(controllers: u64, brokers: i32, tweak: impl Fn(&mut B
     nodes[&1].initialize(&voters).await.expect("initialize");
     let controller_addrs: Vec<String> = voters.values().cloned().collect();
     let mut handles = BTreeMap::new();
+    let mut broker_configs = BTreeMap::new();
     for id in 1..=brokers {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = BrokerConfig {
@@ -75,10 +99,11 @@ pub async fn start_cluster(controllers: u64, brokers: i32, tweak: impl Fn(&mut B
             ..BrokerConfig::default()
         };
         tweak(&mut config);
+        broker_configs.insert(id, config.clone());
         handles.insert(id, Broker::start(config).await.expect("broker"));
         dirs.push(dir);
     }
-    Cluster { dirs, controllers: nodes, controller_addrs, brokers: handles }
+    Cluster { dirs, controllers: nodes, controller_addrs, brokers: handles, broker_configs }
 }
 
 /// A topic name.

@@ -48,6 +48,16 @@ pub struct ControllerArgs {
     /// `broker.session.timeout.ms`: a broker without heartbeats this long is fenced.
     #[arg(long, env = "STROM_BROKER_SESSION_TIMEOUT_MS", value_name = "MS")]
     pub broker_session_timeout_ms: Option<u64>,
+    /// `auto.leader.rebalance.enable`: move leadership back to preferred replicas (`true`/`false`).
+    #[arg(long, env = "STROM_AUTO_LEADER_REBALANCE_ENABLE", value_name = "BOOL")]
+    pub auto_leader_rebalance_enable: Option<bool>,
+    /// `leader.imbalance.check.interval.seconds`, in ms: time between leader-imbalance checks.
+    #[arg(long, env = "STROM_LEADER_IMBALANCE_CHECK_INTERVAL_MS", value_name = "MS")]
+    pub leader_imbalance_check_interval_ms: Option<u64>,
+    /// `leader.imbalance.per.broker.percentage`: rebalance a broker's partitions when more than this
+    /// share of those it prefers is led elsewhere.
+    #[arg(long, env = "STROM_LEADER_IMBALANCE_PER_BROKER_PERCENTAGE", value_name = "PERCENT")]
+    pub leader_imbalance_per_broker_percentage: Option<u32>,
 }
 
 impl ControllerArgs {
@@ -84,6 +94,15 @@ impl ControllerArgs {
         }
         if let Some(ms) = self.broker_session_timeout_ms {
             config.broker_session_timeout_ms = ms;
+        }
+        if let Some(enable) = self.auto_leader_rebalance_enable {
+            config.auto_leader_rebalance_enable = enable;
+        }
+        if let Some(ms) = self.leader_imbalance_check_interval_ms {
+            config.leader_imbalance_check_interval_ms = ms;
+        }
+        if let Some(percentage) = self.leader_imbalance_per_broker_percentage {
+            config.leader_imbalance_per_broker_percentage = percentage;
         }
         Ok(config)
     }
@@ -135,6 +154,9 @@ mod tests {
             snapshot_every_logs: Some(100),
             cluster_id: Some("c-7".into()),
             broker_session_timeout_ms: Some(3000),
+            auto_leader_rebalance_enable: Some(false),
+            leader_imbalance_check_interval_ms: Some(1000),
+            leader_imbalance_per_broker_percentage: None,
         };
         let config = args.to_config()?;
         assert_eq!(config.node_id, 2);
@@ -145,6 +167,9 @@ mod tests {
         assert!(parse_range("1-2").is_err());
         assert_eq!(config.data_dir, PathBuf::from("/tmp/c2"));
         assert_eq!((config.cluster_id.as_str(), config.broker_session_timeout_ms), ("c-7", 3000));
+        assert!(!config.auto_leader_rebalance_enable);
+        assert_eq!(config.leader_imbalance_check_interval_ms, 1000);
+        assert_eq!(config.leader_imbalance_per_broker_percentage, 10, "default kept");
         Ok(())
     }
 }

@@ -8,7 +8,9 @@ pub mod configs;
 pub mod consume;
 pub mod controller;
 pub mod dev;
+pub mod partitions;
 pub mod produce;
+pub mod reassign;
 pub mod topics;
 
 use std::collections::BTreeMap;

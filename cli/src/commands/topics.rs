@@ -14,6 +14,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use serde::Serialize;
 use serde_json::json;
+use strom_controller::metadata::image::DATA_LOSS_LEDGER_CONFIG;
 
 use crate::client::{ConnectArgs, TopicInfo, describe_code, fetch_topics, kafka_error, parse_key_value};
 use crate::output::{OutputArgs, print_json, print_text};
@@ -234,8 +235,14 @@ async fn describe(
     }
     let mut text = String::new();
     for topic in &described {
+        let ledger = topic.configs.as_ref().and_then(|map| map.get(DATA_LOSS_LEDGER_CONFIG));
         let configs = match &topic.configs {
-            Some(map) => map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            Some(map) => map
+                .iter()
+                .filter(|(k, _)| k.as_str() != DATA_LOSS_LEDGER_CONFIG)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
             None => "<unavailable>".to_string(),
         };
         let error = topic.info.error.as_ref().map(|e| format!("\tError: {e}")).unwrap_or_default();
@@ -244,6 +251,9 @@ async fn describe(
             "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {configs}{error}",
             topic.info.name, topic.partition_count, topic.replication_factor
         );
+        for entry in ledger.iter().flat_map(|l| l.split("; ")) {
+            let _ = writeln!(text, "\tDataLoss: {entry}");
+        }
         for p in &topic.info.partitions {
             let error = p.error.as_ref().map(|e| format!("\tError: {e}")).unwrap_or_default();
             let leader = if p.leader < 0 { "none".to_string() } else { p.leader.to_string() };

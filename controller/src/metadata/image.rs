@@ -65,7 +65,7 @@ impl LeaderRecoveryState {
 }
 
 /// One partition's replicas and leadership.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionImage {
     /// Replica broker ids.
     pub replicas: Vec<i32>,
@@ -80,6 +80,24 @@ pub struct PartitionImage {
     /// `Recovering` after an unclean election.
     #[serde(default)]
     pub leader_recovery_state: LeaderRecoveryState,
+    /// Replicas a reassignment is adding (also in `replicas`).
+    #[serde(default)]
+    pub adding_replicas: Vec<i32>,
+    /// Replicas a reassignment will remove once the added ones are in sync (also in `replicas`).
+    #[serde(default)]
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionImage {
+    /// Whether a reassignment is in progress.
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
+
+    /// The replica set a reassignment is moving to (the replicas when none is in progress).
+    pub fn target_replicas(&self) -> Vec<i32> {
+        self.replicas.iter().copied().filter(|r| !self.removing_replicas.contains(r)).collect()
+    }
 }
 
 /// One topic.
@@ -93,6 +111,57 @@ pub struct TopicImage {
     pub partitions: BTreeMap<i32, PartitionImage>,
     /// Config overrides (validated when written).
     pub configs: BTreeMap<String, String>,
+    /// Leader epochs begun by unclean elections, per partition (the latest few).
+    #[serde(default)]
+    pub unclean_epochs: BTreeMap<i32, Vec<i32>>,
+    /// The data-loss ledger: records discarded because of unclean elections (the latest
+    /// [`DATA_LOSS_LEDGER_SIZE`] entries).
+    #[serde(default)]
+    pub data_loss: Vec<DataLossEntry>,
+}
+
+/// Name of the read-only entry in a topic's DescribeConfigs that carries its data-loss ledger.
+pub const DATA_LOSS_LEDGER_CONFIG: &str = "strom.data.loss.ledger";
+
+/// Entries kept in a topic's data-loss ledger.
+pub const DATA_LOSS_LEDGER_SIZE: usize = 100;
+
+impl std::fmt::Display for DataLossEntry {
+    /// `partition 0 offsets [120,140) discarded by broker 1 after the unclean election of leader epoch 4`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "partition {} offsets [{},{}) discarded by broker {} after the unclean election of leader epoch {}",
+            self.partition, self.start_offset, self.end_offset, self.broker_id, self.unclean_epoch
+        )
+    }
+}
+
+/// The ledger as one string (entries joined by `; `), as DescribeConfigs reports it.
+pub fn format_data_loss_ledger(entries: &[DataLossEntry]) -> String {
+    entries.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// Unclean-election epochs remembered per partition.
+const UNCLEAN_EPOCHS_KEPT: usize = 16;
+
+/// One entry of a topic's data-loss ledger (see [`MetadataRecord::DataLoss`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataLossEntry {
+    /// Partition index.
+    pub partition: i32,
+    /// Leader epoch the replica followed when it truncated.
+    pub leader_epoch: i32,
+    /// Epoch of the unclean election that caused the loss.
+    pub unclean_epoch: i32,
+    /// The replica that discarded the records.
+    pub broker_id: i32,
+    /// First offset lost.
+    pub start_offset: i64,
+    /// One past the last offset lost.
+    pub end_offset: i64,
+    /// When it was recorded (ms since the Unix epoch).
+    pub timestamp_ms: i64,
 }
 
 /// A consumer group's committed position in one partition.
@@ -177,6 +246,8 @@ impl MetadataImage {
                         topic_id: *topic_id,
                         partitions: BTreeMap::new(),
                         configs: BTreeMap::new(),
+                        unclean_epochs: BTreeMap::new(),
+                        data_loss: Vec::new(),
                     },
                 );
             }
@@ -199,6 +270,8 @@ impl MetadataImage {
                             leader_epoch: *leader_epoch,
                             partition_epoch: *partition_epoch,
                             leader_recovery_state: LeaderRecoveryState::Recovered,
+                            adding_replicas: Vec::new(),
+                            removing_replicas: Vec::new(),
                         },
                     );
                 }
@@ -212,14 +285,23 @@ impl MetadataImage {
                 partition_epoch,
                 leader_recovery_state,
             } => {
-                let state =
-                    self.topic_by_id_mut(*topic_id).and_then(|topic| topic.partitions.get_mut(partition));
-                if let Some(state) = state {
+                if let Some(topic) = self.topic_by_id_mut(*topic_id)
+                    && let Some(state) = topic.partitions.get_mut(partition)
+                {
+                    let unclean = *leader_recovery_state == LeaderRecoveryState::Recovering
+                        && *leader_epoch != state.leader_epoch;
                     state.leader = *leader;
                     state.isr.clone_from(isr);
                     state.leader_epoch = *leader_epoch;
                     state.partition_epoch = *partition_epoch;
                     state.leader_recovery_state = *leader_recovery_state;
+                    if unclean {
+                        let epochs = topic.unclean_epochs.entry(*partition).or_default();
+                        epochs.push(*leader_epoch);
+                        if epochs.len() > UNCLEAN_EPOCHS_KEPT {
+                            epochs.remove(0);
+                        }
+                    }
                 }
             }
             MetadataRecord::RemoveTopic { topic_id } => {
@@ -278,6 +360,48 @@ impl MetadataImage {
             }
             MetadataRecord::ProducerIds { next_producer_id } => {
                 self.next_producer_id = self.next_producer_id.max(*next_producer_id);
+            }
+            MetadataRecord::PartitionReassignment {
+                topic_id,
+                partition,
+                replicas,
+                adding_replicas,
+                removing_replicas,
+                partition_epoch,
+            } => {
+                if let Some(state) =
+                    self.topic_by_id_mut(*topic_id).and_then(|topic| topic.partitions.get_mut(partition))
+                {
+                    state.replicas.clone_from(replicas);
+                    state.adding_replicas.clone_from(adding_replicas);
+                    state.removing_replicas.clone_from(removing_replicas);
+                    state.partition_epoch = *partition_epoch;
+                }
+            }
+            MetadataRecord::DataLoss {
+                topic_id,
+                partition,
+                leader_epoch,
+                unclean_epoch,
+                broker_id,
+                start_offset,
+                end_offset,
+                timestamp_ms,
+            } => {
+                if let Some(topic) = self.topic_by_id_mut(*topic_id) {
+                    topic.data_loss.push(DataLossEntry {
+                        partition: *partition,
+                        leader_epoch: *leader_epoch,
+                        unclean_epoch: *unclean_epoch,
+                        broker_id: *broker_id,
+                        start_offset: *start_offset,
+                        end_offset: *end_offset,
+                        timestamp_ms: *timestamp_ms,
+                    });
+                    if topic.data_loss.len() > DATA_LOSS_LEDGER_SIZE {
+                        topic.data_loss.remove(0);
+                    }
+                }
             }
         }
     }

@@ -151,4 +151,42 @@ pub enum MetadataRecord {
         /// First producer id not yet handed out.
         next_producer_id: i64,
     },
+    /// A partition's replica set changed (reassignment started, completed or cancelled): Kafka's
+    /// PartitionChangeRecord replica fields. The ISR and leader change with a `PartitionChange` in the
+    /// same batch where needed.
+    PartitionReassignment {
+        /// Owning topic.
+        topic_id: Uuid,
+        /// Partition index.
+        partition: i32,
+        /// All replicas (during a reassignment: the target first, then those being removed).
+        replicas: Vec<i32>,
+        /// Replicas being added.
+        adding_replicas: Vec<i32>,
+        /// Replicas being removed.
+        removing_replicas: Vec<i32>,
+        /// Partition epoch after the change.
+        partition_epoch: i32,
+    },
+    /// Data-loss ledger: replica `broker_id` discarded offsets `[start_offset, end_offset)` of a
+    /// partition to follow the leader of `leader_epoch`, which an unclean election (at
+    /// `unclean_epoch`) had made leader without them.
+    DataLoss {
+        /// Topic id.
+        topic_id: Uuid,
+        /// Partition index.
+        partition: i32,
+        /// Leader epoch the replica was following when it truncated.
+        leader_epoch: i32,
+        /// The unclean election's leader epoch.
+        unclean_epoch: i32,
+        /// The replica that discarded the records.
+        broker_id: i32,
+        /// First offset discarded.
+        start_offset: i64,
+        /// One past the last offset discarded.
+        end_offset: i64,
+        /// When the controller recorded it (ms since the Unix epoch).
+        timestamp_ms: i64,
+    },
 }

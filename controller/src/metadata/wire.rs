@@ -180,6 +180,40 @@ impl From<&MetadataRecord> for pb::MetadataRecord {
                 metadata: metadata.clone(),
                 commit_timestamp: *commit_timestamp_ms,
             }),
+            MetadataRecord::PartitionReassignment {
+                topic_id,
+                partition,
+                replicas,
+                adding_replicas,
+                removing_replicas,
+                partition_epoch,
+            } => Record::PartitionReassignment(pb::PartitionReassignmentRecord {
+                topic_id: uuid_bytes(topic_id),
+                partition_id: *partition,
+                replicas: replicas.clone(),
+                adding_replicas: adding_replicas.clone(),
+                removing_replicas: removing_replicas.clone(),
+                partition_epoch: *partition_epoch,
+            }),
+            MetadataRecord::DataLoss {
+                topic_id,
+                partition,
+                leader_epoch,
+                unclean_epoch,
+                broker_id,
+                start_offset,
+                end_offset,
+                timestamp_ms,
+            } => Record::DataLoss(pb::DataLossRecord {
+                topic_id: uuid_bytes(topic_id),
+                partition: *partition,
+                leader_epoch: *leader_epoch,
+                unclean_epoch: *unclean_epoch,
+                broker_id: *broker_id,
+                start_offset: *start_offset,
+                end_offset: *end_offset,
+                timestamp: *timestamp_ms,
+            }),
             MetadataRecord::ProducerIds { next_producer_id } => {
                 Record::ProducerIds(pb::ProducerIdsRecord { next_producer_id: *next_producer_id })
             }
@@ -265,6 +299,24 @@ impl TryFrom<pb::MetadataRecord> for MetadataRecord {
                 commit_timestamp_ms: r.commit_timestamp,
             },
             Record::ProducerIds(r) => MetadataRecord::ProducerIds { next_producer_id: r.next_producer_id },
+            Record::PartitionReassignment(r) => MetadataRecord::PartitionReassignment {
+                topic_id: uuid("topic_id", &r.topic_id)?,
+                partition: r.partition_id,
+                replicas: r.replicas,
+                adding_replicas: r.adding_replicas,
+                removing_replicas: r.removing_replicas,
+                partition_epoch: r.partition_epoch,
+            },
+            Record::DataLoss(r) => MetadataRecord::DataLoss {
+                topic_id: uuid("topic_id", &r.topic_id)?,
+                partition: r.partition,
+                leader_epoch: r.leader_epoch,
+                unclean_epoch: r.unclean_epoch,
+                broker_id: r.broker_id,
+                start_offset: r.start_offset,
+                end_offset: r.end_offset,
+                timestamp_ms: r.timestamp,
+            },
         })
     }
 }
@@ -358,6 +410,24 @@ mod tests {
                 commit_timestamp_ms: 1_700_000_000_123,
             },
             MetadataRecord::ProducerIds { next_producer_id: 5000 },
+            MetadataRecord::PartitionReassignment {
+                topic_id: id(2),
+                partition: 0,
+                replicas: vec![2, 3, 4, 1],
+                adding_replicas: vec![4],
+                removing_replicas: vec![1],
+                partition_epoch: 9,
+            },
+            MetadataRecord::DataLoss {
+                topic_id: id(2),
+                partition: 1,
+                leader_epoch: 7,
+                unclean_epoch: 6,
+                broker_id: 3,
+                start_offset: 120,
+                end_offset: 140,
+                timestamp_ms: 1_700_000_000_000,
+            },
         ]
     }
 

@@ -23,12 +23,17 @@ const COUNTS: &[(&str, i64)] = &[
     ("num.replica.fetchers", 1),
 ];
 
+/// Dynamic broker configs that take a rate in bytes per second (Kafka's replication throttles).
+const RATES: &[&str] = &["leader.replication.throttled.rate", "follower.replication.throttled.rate"];
+
 fn invalid(name: &str, why: impl std::fmt::Display) -> OpError {
     OpError::new(ErrorCode::InvalidConfig, format!("broker config '{name}': {why}"))
 }
 
 fn is_known(name: &str) -> bool {
-    topic_config::topic_synonym(name).is_some() || COUNTS.iter().any(|(n, _)| *n == name)
+    topic_config::topic_synonym(name).is_some()
+        || COUNTS.iter().any(|(n, _)| *n == name)
+        || RATES.contains(&name)
 }
 
 /// Checks that `name` is a dynamic broker config and `value` legal for it; returns the canonical
@@ -36,6 +41,12 @@ fn is_known(name: &str) -> bool {
 pub fn validate_broker_config(name: &str, value: &str) -> Result<String, OpError> {
     if let Some(topic_name) = topic_config::topic_synonym(name) {
         return topic_config::validate(topic_name, value).map_err(|e| invalid(name, e));
+    }
+    if RATES.contains(&name) {
+        return match value.trim().parse::<i64>() {
+            Ok(v) if v > 0 => Ok(v.to_string()),
+            _ => Err(invalid(name, format!("'{value}' is not a positive number of bytes per second"))),
+        };
     }
     let Some((_, min)) = COUNTS.iter().find(|(n, _)| *n == name) else {
         return Err(invalid(name, "not a dynamic broker config"));

@@ -1,6 +1,8 @@
 //! Leader election and ISR changes for one partition (Kafka's `PartitionChangeBuilder`, reduced).
 //!
 //! Rules, applied to a target ISR:
+//! 0. For a preferred election ([`PartitionChange::with_preferred_leader`]), the first replica leads
+//!    if it is in the target ISR and eligible.
 //! 1. The current leader stays if it is in the target ISR and still eligible.
 //! 2. Otherwise the first replica (replica order = preference order) that is in the ISR and eligible
 //!    leads: a clean election.
@@ -39,6 +41,7 @@ pub struct PartitionChange<'a> {
     target_isr: Vec<i32>,
     recovery_state: LeaderRecoveryState,
     unclean_allowed: bool,
+    prefer_first_replica: bool,
 }
 
 impl<'a> PartitionChange<'a> {
@@ -49,7 +52,15 @@ impl<'a> PartitionChange<'a> {
             target_isr: current.isr.clone(),
             recovery_state: current.leader_recovery_state,
             unclean_allowed: false,
+            prefer_first_replica: false,
         }
+    }
+
+    /// A preferred election: the first replica takes over from the current leader when it is in the
+    /// ISR and eligible (otherwise the other rules apply unchanged).
+    pub fn with_preferred_leader(mut self) -> Self {
+        self.prefer_first_replica = true;
+        self
     }
 
     /// Proposes a new ISR.
@@ -91,18 +102,24 @@ impl<'a> PartitionChange<'a> {
         let mut isr = self.target_isr;
         let mut recovery_state = self.recovery_state;
         let in_isr = |isr: &[i32], r: i32| isr.contains(&r);
-        let leader =
-            if current.leader != NO_LEADER && in_isr(&isr, current.leader) && eligible(current.leader) {
-                current.leader
-            } else if let Some(&r) = current.replicas.iter().find(|&&r| in_isr(&isr, r) && eligible(r)) {
-                r
-            } else if let Some(&r) = current.replicas.iter().find(|&&r| self.unclean_allowed && eligible(r)) {
-                isr = vec![r];
-                recovery_state = LeaderRecoveryState::Recovering;
-                r
-            } else {
-                NO_LEADER
-            };
+        let preferred = current
+            .replicas
+            .first()
+            .copied()
+            .filter(|&r| self.prefer_first_replica && in_isr(&isr, r) && eligible(r));
+        let leader = if let Some(r) = preferred {
+            r
+        } else if current.leader != NO_LEADER && in_isr(&isr, current.leader) && eligible(current.leader) {
+            current.leader
+        } else if let Some(&r) = current.replicas.iter().find(|&&r| in_isr(&isr, r) && eligible(r)) {
+            r
+        } else if let Some(&r) = current.replicas.iter().find(|&&r| self.unclean_allowed && eligible(r)) {
+            isr = vec![r];
+            recovery_state = LeaderRecoveryState::Recovering;
+            r
+        } else {
+            NO_LEADER
+        };
         let leader_changed = leader != current.leader;
         if !leader_changed && isr == current.isr && recovery_state == current.leader_recovery_state {
             return None;
@@ -181,6 +198,7 @@ mod tests {
             leader_epoch: 5,
             partition_epoch: 9,
             leader_recovery_state: LeaderRecoveryState::Recovered,
+            ..Default::default()
         }
     }
 

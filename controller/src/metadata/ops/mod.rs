@@ -9,19 +9,25 @@
 //! ```
 //!
 //! One file per concern: [`topics`] (CreateTopics, DeleteTopics, CreatePartitions, topic configs),
-//! [`placement`] (replica placement), [`election`] (leader and ISR changes), [`brokers`] (registration,
+//! [`placement`] (replica placement), [`election`] (leader and ISR changes), [`elect_leaders`]
+//! (ElectLeaders: preferred and unclean elections on request), [`leader_balance`] (which partitions
+//! automatic leader rebalancing moves back to their preferred replica), [`brokers`] (registration,
 //! heartbeats, fencing, controlled shutdown), [`heartbeat`] (session tracking), [`partitions`]
-//! (AlterPartition), [`broker_configs`], [`acls`], [`offsets`] and [`producer_ids`].
+//! (AlterPartition), [`data_loss`] (the data-loss ledger), [`reassignment`], [`broker_configs`], [`acls`], [`offsets`] and [`producer_ids`].
 
 pub mod acls;
 pub mod broker_configs;
 pub mod brokers;
+pub mod data_loss;
+pub mod elect_leaders;
 pub mod election;
 pub mod heartbeat;
+pub mod leader_balance;
 pub mod offsets;
 pub mod partitions;
 pub mod placement;
 pub mod producer_ids;
+pub mod reassignment;
 pub mod topics;
 
 pub use acls::{AclDeletion, create_acl, delete_acls, validate_acl_binding, validate_acl_filter};
@@ -30,11 +36,15 @@ pub use brokers::{
     BrokerHeartbeat, BrokerRegistration, HeartbeatResponse, broker_heartbeat, controlled_shutdown,
     fence_broker, register_broker, unfence_broker,
 };
+pub use data_loss::{TruncationReport, report_truncation};
+pub use elect_leaders::{ElectionType, TopicElection, elect_leaders};
 pub use heartbeat::BrokerHeartbeatTracker;
+pub use leader_balance::{LeaderImbalance, leader_imbalance, partitions_to_rebalance};
 pub use offsets::{DEFAULT_OFFSET_METADATA_MAX_BYTES, OffsetCommitEntry, commit_offsets};
 pub use partitions::{AlterPartitionRequest, PartitionState, alter_partition};
 pub use placement::place_replicas;
 pub use producer_ids::allocate_producer_ids;
+pub use reassignment::alter_reassignment;
 pub use topics::{
     CreateDefaults, MAX_TOPIC_NAME_LEN, NewTopic, alter_topic_configs, create_partitions, create_topic,
     delete_topic, validate_topic_name,

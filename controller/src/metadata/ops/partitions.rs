@@ -176,7 +176,40 @@ pub fn alter_partition(
         },
         _ => PartitionState::from(partition),
     };
-    Ok((record.into_iter().collect(), state))
+    let after = PartitionImage {
+        leader: state.leader,
+        isr: state.isr.clone(),
+        leader_epoch: state.leader_epoch,
+        partition_epoch: state.partition_epoch,
+        leader_recovery_state: state.leader_recovery_state,
+        ..partition.clone()
+    };
+    let completion =
+        super::reassignment::complete_if_caught_up(image, request.topic_id, request.partition, &after);
+    let state = match completion.iter().rev().find_map(|r| match r {
+        MetadataRecord::PartitionChange {
+            leader,
+            isr,
+            leader_epoch,
+            partition_epoch,
+            leader_recovery_state,
+            ..
+        } => Some(PartitionState {
+            leader: *leader,
+            leader_epoch: *leader_epoch,
+            partition_epoch: *partition_epoch,
+            isr: isr.clone(),
+            leader_recovery_state: *leader_recovery_state,
+        }),
+        _ => None,
+    }) {
+        Some(final_state) => final_state,
+        None if !completion.is_empty() => {
+            PartitionState { partition_epoch: state.partition_epoch + 1, ..state }
+        }
+        None => state,
+    };
+    Ok((record.into_iter().chain(completion).collect(), state))
 }
 
 #[cfg(test)]
