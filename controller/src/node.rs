@@ -660,7 +660,10 @@ impl ControllerNode {
 async fn open_db(path: &Path, cache_capacity: u64) -> Result<sled::Db, ControllerError> {
     let deadline = Instant::now() + OPEN_RETRY;
     loop {
-        match sled::Config::new().path(path).cache_capacity(cache_capacity).open() {
+        // No background flusher: the Raft store flushes before it acknowledges (log append, vote), and
+        // a periodic fsync every 500 ms (sled's default) only adds journal commits that stall the
+        // brokers' log writes on a shared disk.
+        match sled::Config::new().path(path).cache_capacity(cache_capacity).flush_every_ms(None).open() {
             Ok(db) => return Ok(db),
             Err(sled::Error::Io(err))
                 if err.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>

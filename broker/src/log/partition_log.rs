@@ -345,7 +345,9 @@ impl PartitionLog {
     /// and restarted at `offset`. The truncation is fsynced before returning.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         if offset >= self.log_end_offset() {
-            return Ok(());
+            // Nothing to remove but leader epochs begun at the end without records (a leadership
+            // that appended nothing): a follower must forget them, or it keeps claiming that epoch.
+            return self.epochs.truncate_from_end(offset);
         }
         if offset < self.log_start_offset {
             return self.reset_to(offset);

@@ -96,6 +96,7 @@ impl Partition {
     fn truncate_locked(&self, inner: &mut super::Inner, offset: i64) -> Result<Option<Discarded>, LogError> {
         let before = inner.log.log_end_offset();
         if offset >= before && offset >= inner.log.log_start_offset() {
+            inner.log.truncate_to(offset)?;
             return Ok(None);
         }
         let epoch = inner.log.latest_epoch().unwrap_or(-1);

@@ -101,6 +101,32 @@ fn the_high_watermark_waits_for_the_isr_and_a_returning_leader_truncates_its_tai
 }
 
 #[test]
+fn a_leadership_that_appended_nothing_does_not_make_its_broker_diverge_forever() {
+    let (d1, d2) = (tempfile::tempdir().expect("d1"), tempfile::tempdir().expect("d2"));
+    let epoch0 = view(1, 0, &[1, 2]);
+    let (one, two) = (open(d1.path(), 1, &epoch0), open(d2.path(), 2, &epoch0));
+    one.append(&records(&["a"]), 0).expect("append");
+    fetch_once(&one, &two, 2, 0);
+    fetch_once(&one, &two, 2, 0);
+    // Broker 2 leads epoch 1 without appending, then broker 1 leads again at epoch 2.
+    let epoch1 = view(2, 1, &[2, 1]);
+    two.update(config("2"), &epoch1, 0).expect("promote 2");
+    one.update(config("2"), &epoch1, 0).expect("demote 1");
+    let epoch2 = view(1, 2, &[1, 2]);
+    one.update(config("2"), &epoch2, 0).expect("promote 1");
+    two.update(config("2"), &epoch2, 0).expect("demote 2");
+    one.append(&records(&["b"]), 0).expect("append at epoch 2");
+    // Broker 2 claims epoch 1 (begun, empty); broker 1 never saw it: one divergence round, then data.
+    let mut rounds = 0;
+    while fetch_once(&one, &two, 2, 2) {
+        rounds += 1;
+        assert!(rounds < 3, "divergence reported forever");
+    }
+    fetch_once(&one, &two, 2, 2);
+    assert_eq!(log_bytes(&one), log_bytes(&two));
+}
+
+#[test]
 fn follower_fetches_are_fenced_by_leader_epoch() {
     let dir = tempfile::tempdir().expect("dir");
     let leader = open(dir.path(), 1, &view(1, 5, &[1, 2]));
