@@ -30,6 +30,15 @@ pub struct Divergence {
     pub end_offset: i64,
 }
 
+impl super::Inner {
+    /// Whether a fetch answered for `leader_epoch` may still change this replica: it follows in that
+    /// epoch. A response that arrives after the replica was promoted, or moved to another leader, is
+    /// stale and must not touch the log.
+    fn following_in(&self, leader_epoch: i32) -> bool {
+        !self.deleted && matches!(self.role, Role::Follower { .. }) && self.leader_epoch == leader_epoch
+    }
+}
+
 impl Partition {
     /// Where a follower fetches from: `(log end offset, epoch of the last batch or -1)`.
     pub fn fetch_position(&self) -> (i64, i32) {
@@ -39,13 +48,11 @@ impl Partition {
 
     /// Appends batches fetched from the leader, keeping their offsets and leader epochs, after checking
     /// their framing and CRCs, and records their producers. Returns the new log end offset.
-    pub fn append_replica(&self, records: &Bytes, now_ms: i64) -> Result<i64, ErrorCode> {
+    /// NOT_LEADER_OR_FOLLOWER if this replica no longer follows in `leader_epoch` (a stale response).
+    pub fn append_replica(&self, leader_epoch: i32, records: &Bytes, now_ms: i64) -> Result<i64, ErrorCode> {
         let batches = batch::split_batches(records).map_err(|e| batch_error_code(&e))?;
         let mut inner = self.lock();
-        if inner.deleted {
-            return Err(ErrorCode::UnknownTopicOrPartition);
-        }
-        if matches!(inner.role, Role::Leader(_)) {
+        if !inner.following_in(leader_epoch) {
             return Err(ErrorCode::NotLeaderOrFollower);
         }
         inner.log.append_with_offsets(records, now_ms).map_err(|e| {
@@ -62,9 +69,16 @@ impl Partition {
     /// Truncates after the leader reported divergence (Kafka's rule): to the smaller of the leader's
     /// and this log's end of the diverging epoch when both know it, else to the end of the largest
     /// epoch this log has below it (the next fetch checks again). Returns what was discarded, if
-    /// anything.
-    pub fn truncate_diverging(&self, divergence: Divergence) -> Result<Option<Discarded>, LogError> {
+    /// anything; does nothing unless this replica still follows in `leader_epoch`.
+    pub fn truncate_diverging(
+        &self,
+        leader_epoch: i32,
+        divergence: Divergence,
+    ) -> Result<Option<Discarded>, LogError> {
         let mut inner = self.lock();
+        if !inner.following_in(leader_epoch) {
+            return Ok(None);
+        }
         let local =
             if divergence.epoch >= 0 { inner.log.end_offset_for_epoch(divergence.epoch) } else { None };
         let target = match local {
@@ -76,15 +90,23 @@ impl Partition {
     }
 
     /// Truncates the log to `offset` (whole batches; below the log start the log restarts there) and
-    /// drops producer state past it. Returns what was discarded, if anything.
-    pub fn truncate_to(&self, offset: i64) -> Result<Option<Discarded>, LogError> {
+    /// drops producer state past it, while following in `leader_epoch`. Returns what was discarded,
+    /// if anything.
+    pub fn truncate_to(&self, leader_epoch: i32, offset: i64) -> Result<Option<Discarded>, LogError> {
         let mut inner = self.lock();
+        if !inner.following_in(leader_epoch) {
+            return Ok(None);
+        }
         self.truncate_locked(&mut inner, offset)
     }
 
-    /// Empties the log and restarts it at `offset` (the leader's log start is past this whole log).
-    pub fn restart_at(&self, offset: i64) -> Result<(), LogError> {
+    /// Empties the log and restarts it at `offset` (the leader's log start is past this whole log),
+    /// while following in `leader_epoch`.
+    pub fn restart_at(&self, leader_epoch: i32, offset: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
+        if !inner.following_in(leader_epoch) {
+            return Ok(());
+        }
         inner.log.restart_at(offset)?;
         inner.producers.truncate_to(0);
         inner.high_watermark = offset;
@@ -110,14 +132,16 @@ impl Partition {
         Ok((after < before).then_some(Discarded { start_offset: after, end_offset: before, epoch }))
     }
 
-    /// Takes the leader's high watermark (capped at this log's end) and log start offset.
+    /// Takes the leader's high watermark (capped at this log's end) and log start offset, while
+    /// following in `leader_epoch`.
     pub fn follow_leader_offsets(
         &self,
+        leader_epoch: i32,
         leader_high_watermark: i64,
         leader_log_start: i64,
     ) -> Result<(), LogError> {
         let mut inner = self.lock();
-        if matches!(inner.role, Role::Leader(_)) {
+        if !inner.following_in(leader_epoch) {
             return Ok(());
         }
         let leo = inner.log.log_end_offset();

@@ -50,14 +50,14 @@ fn fetch_once(leader: &Partition, follower: &Partition, follower_id: i32, epoch:
     let (offset, last_epoch) = follower.fetch_position();
     let read =
         leader.read_for_follower(follower_id, offset, last_epoch, epoch, 1 << 20, true, 0).expect("fetch");
-    if let Some((epoch, end_offset)) = read.diverging {
-        follower.truncate_diverging(Divergence { epoch, end_offset }).expect("truncate");
+    if let Some((diverging, end_offset)) = read.diverging {
+        follower.truncate_diverging(epoch, Divergence { epoch: diverging, end_offset }).expect("truncate");
         return true;
     }
     if !read.records.is_empty() {
-        follower.append_replica(&read.records, 0).expect("append replica");
+        follower.append_replica(epoch, &read.records, 0).expect("append replica");
     }
-    follower.follow_leader_offsets(read.high_watermark, read.log_start_offset).expect("offsets");
+    follower.follow_leader_offsets(epoch, read.high_watermark, read.log_start_offset).expect("offsets");
     false
 }
 
@@ -124,6 +124,18 @@ fn a_leadership_that_appended_nothing_does_not_make_its_broker_diverge_forever()
     }
     fetch_once(&one, &two, 2, 2);
     assert_eq!(log_bytes(&one), log_bytes(&two));
+}
+
+#[test]
+fn a_response_for_an_older_epoch_cannot_touch_a_promoted_replica() {
+    let dir = tempfile::tempdir().expect("dir");
+    let replica = open(dir.path(), 2, &view(1, 0, &[1, 2]));
+    replica.append_replica(0, &records(&["a"]), 0).expect("follows in epoch 0");
+    replica.update(config("2"), &view(2, 1, &[2, 1]), 0).expect("promoted");
+    assert_eq!(replica.append_replica(0, &records(&["late"]), 0), Err(ErrorCode::NotLeaderOrFollower));
+    let truncated = replica.truncate_diverging(0, Divergence { epoch: 0, end_offset: 0 }).expect("no-op");
+    assert_eq!(truncated, None);
+    assert_eq!(replica.offsets().log_end_offset, 1, "the promoted leader keeps its log");
 }
 
 #[test]

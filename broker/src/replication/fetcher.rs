@@ -312,6 +312,7 @@ fn apply(
     truncations: &Truncations,
 ) -> bool {
     let partition = &target.partition;
+    let epoch = target.leader_epoch;
     let report = |discarded: Option<Discarded>| {
         if let Some(discarded) = discarded {
             let event = TruncationEvent {
@@ -327,26 +328,26 @@ fn apply(
             let diverging = &data.diverging_epoch;
             if diverging.end_offset >= 0 {
                 partition
-                    .truncate_diverging(Divergence {
-                        epoch: diverging.epoch,
-                        end_offset: diverging.end_offset,
-                    })
+                    .truncate_diverging(
+                        epoch,
+                        Divergence { epoch: diverging.epoch, end_offset: diverging.end_offset },
+                    )
                     .map(report)
             } else {
                 if let Some(records) = data.records.as_ref().filter(|r| !r.is_empty())
-                    && let Err(code) = partition.append_replica(records, now_ms)
+                    && let Err(code) = partition.append_replica(epoch, records, now_ms)
                 {
                     tracing::warn!(leader, topic = %key.0, partition = key.1, ?code, "replicated batches refused");
                     return false;
                 }
-                partition.follow_leader_offsets(data.high_watermark, data.log_start_offset)
+                partition.follow_leader_offsets(epoch, data.high_watermark, data.log_start_offset)
             }
         }
         Some(ErrorCode::OffsetOutOfRange) => {
             if fetch_offset < data.log_start_offset {
-                partition.restart_at(data.log_start_offset)
+                partition.restart_at(epoch, data.log_start_offset)
             } else {
-                partition.truncate_to(data.high_watermark.max(0)).map(report)
+                partition.truncate_to(epoch, data.high_watermark.max(0)).map(report)
             }
         }
         code => {
