@@ -40,6 +40,8 @@ pub struct BrokerState {
     pub replicas: Arc<ReplicaManager>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Offset commits waiting for their controller write.
+    pub offsets: crate::coordinator::offsets::OffsetCommitter,
     /// Serialises commit + apply so partitions always follow images in order.
     commit_lock: Mutex<()>,
     /// Unused part of the current producer-id block: [next, end).
@@ -61,6 +63,7 @@ impl BrokerState {
             metadata,
             replicas,
             clock,
+            offsets: crate::coordinator::offsets::OffsetCommitter::default(),
             commit_lock: Mutex::new(()),
             producer_ids: tokio::sync::Mutex::new((0, 0)),
         }

@@ -209,6 +209,54 @@ fn request(key: ApiKey, version: i16, topic: &str) -> RequestKind {
                     .with_partitions(vec![0]),
             ])))
         }
+        ApiKey::FindCoordinator => {
+            let group = StrBytes::from_string(format!("group-v{version}"));
+            let mut r = FindCoordinatorRequest::default();
+            if version >= 4 {
+                r = r.with_coordinator_keys(vec![group]);
+            } else {
+                r = r.with_key(group);
+            }
+            RequestKind::FindCoordinator(r)
+        }
+        // A standalone consumer's commit (generation -1, no member) of offset 10 + version.
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(
+            OffsetCommitRequest::default()
+                .with_group_id(GroupId(StrBytes::from_string(format!("group-v{version}"))))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(name(topic))
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(10 + i64::from(version))
+                                .with_committed_metadata(Some(StrBytes::from_static_str("meta"))),
+                        ]),
+                ]),
+        ),
+        ApiKey::OffsetFetch => {
+            let group = GroupId(StrBytes::from_string(format!("group-v{}", version.clamp(2, 9))));
+            if version >= 8 {
+                RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
+                        offset_fetch_request::OffsetFetchRequestGroup::default()
+                            .with_group_id(group)
+                            .with_topics(Some(vec![
+                                offset_fetch_request::OffsetFetchRequestTopics::default()
+                                    .with_name(name(topic))
+                                    .with_partition_indexes(vec![0]),
+                            ])),
+                    ]))
+            } else {
+                RequestKind::OffsetFetch(OffsetFetchRequest::default().with_group_id(group).with_topics(
+                    Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(name(topic))
+                        .with_partition_indexes(vec![0]),
+                ]),
+                ))
+            }
+        }
         ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
             ListPartitionReassignmentsRequest::default().with_timeout_ms(5000).with_topics(None),
         ),
@@ -265,6 +313,16 @@ fn first_error(response: &ResponseKind) -> Option<i16> {
             .chain(r.responses.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
             .collect(),
         ResponseKind::ListPartitionReassignments(r) => vec![r.error_code],
+        ResponseKind::FindCoordinator(r) => {
+            std::iter::once(r.error_code).chain(r.coordinators.iter().map(|c| c.error_code)).collect()
+        }
+        ResponseKind::OffsetCommit(r) => {
+            r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect()
+        }
+        ResponseKind::OffsetFetch(r) => std::iter::once(r.error_code)
+            .chain(r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+            .chain(r.groups.iter().map(|g| g.error_code))
+            .collect(),
         ResponseKind::DescribeLogDirs(r) => {
             assert_eq!(r.results.len(), 1, "one log dir");
             assert_eq!(r.results[0].topics.len(), 1, "the one topic asked for: {r:?}");
@@ -293,6 +351,25 @@ fn check_acls(response: &ResponseKind, version: i16) {
             assert_eq!(matched, vec![format!("User:v{version}")], "DeleteAcls v{version}");
         }
         _ => {}
+    }
+}
+
+/// OffsetFetch v{version} reads what OffsetCommit v{max(version, 2)} committed for its group: offset 10 +
+/// that version, with its metadata.
+fn check_offset_fetch(response: &ResponseKind, version: i16) {
+    if let ResponseKind::OffsetFetch(r) = response {
+        let committed: Vec<(i64, Option<&str>)> = r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (p.committed_offset, p.metadata.as_deref())))
+            .chain(r.groups.iter().flat_map(|g| {
+                g.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| (p.committed_offset, p.metadata.as_deref())))
+            }))
+            .collect();
+        let expected = 10 + i64::from(version.clamp(2, 9));
+        assert_eq!(committed, vec![(expected, Some("meta"))], "OffsetFetch v{version}");
     }
 }
 
@@ -350,6 +427,9 @@ async fn every_advertised_version_round_trips() {
         ApiKey::AlterPartitionReassignments,
         ApiKey::ListPartitionReassignments,
         ApiKey::DescribeLogDirs,
+        ApiKey::FindCoordinator,
+        ApiKey::OffsetCommit,
+        ApiKey::OffsetFetch,
     ];
     for key in order {
         let (min, max) = strom_broker::handlers::supported_range(key).expect("advertised");
@@ -364,6 +444,7 @@ async fn every_advertised_version_round_trips() {
             assert_eq!(first_error(&response), None, "{key:?} v{version}: {response:?}");
             check_acls(&response, version);
             check_elect_leaders(&response, version, topic);
+            check_offset_fetch(&response, version);
         }
     }
     broker.shutdown().await.expect("shutdown");

@@ -32,6 +32,14 @@ pub enum ErrorCode {
     InvalidRequiredAcks = 21,
     /// Group id empty or otherwise invalid.
     InvalidGroupId = 24,
+    /// The group coordinator is not available (no live broker, or its offsets store is unreachable).
+    CoordinatorNotAvailable = 15,
+    /// This broker does not coordinate the group.
+    NotCoordinator = 16,
+    /// The generation id does not match the group's.
+    IllegalGeneration = 22,
+    /// The member id is not in the group.
+    UnknownMemberId = 25,
     /// Timestamp out of range.
     InvalidTimestamp = 32,
     /// API version not supported.
@@ -109,6 +117,10 @@ impl ErrorCode {
         Self::RecordListTooLarge,
         Self::InvalidRequiredAcks,
         Self::InvalidGroupId,
+        Self::CoordinatorNotAvailable,
+        Self::NotCoordinator,
+        Self::IllegalGeneration,
+        Self::UnknownMemberId,
         Self::InvalidTimestamp,
         Self::UnsupportedVersion,
         Self::TopicAlreadyExists,

@@ -91,6 +91,14 @@ pub enum ControllerRequest {
         /// Target replicas, or `None` to cancel.
         target: Option<Vec<i32>>,
     },
+    /// OffsetCommit for several groups at once (a broker batches the commits that arrive while its
+    /// previous batch is in flight into one Raft write).
+    CommitOffsets {
+        /// Each group's commits, in arrival order.
+        commits: Vec<GroupCommit>,
+        /// When the broker accepted them (ms since the Unix epoch).
+        now_ms: i64,
+    },
     /// A replica discarded part of its log to follow its leader (the data-loss ledger records it when
     /// an unclean election explains it).
     ReportTruncation {
@@ -163,6 +171,12 @@ pub enum ControllerReply {
         /// Each topic's partitions and their outcomes.
         results: Vec<TopicElectionResult>,
     },
+    /// CommitOffsets outcome, one entry per group in request order: an error code per partition (in
+    /// request order), or the error that rejected the whole group.
+    OffsetsCommitted {
+        /// Per group.
+        results: Vec<Result<Vec<i16>, RequestError>>,
+    },
 }
 
 /// One topic's ElectLeaders outcome in a form that crosses the wire.
@@ -179,6 +193,15 @@ impl From<ops::TopicElection> for TopicElectionResult {
         let partitions = t.partitions.into_iter().map(|(p, r)| (p, r.map_err(RequestError::from))).collect();
         Self { topic: t.topic, partitions }
     }
+}
+
+/// One group's part of [`ControllerRequest::CommitOffsets`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCommit {
+    /// Group id.
+    pub group: String,
+    /// Partitions and offsets.
+    pub entries: Vec<ops::OffsetCommitEntry>,
 }
 
 /// A rejected request in a form that crosses the wire.
@@ -263,6 +286,27 @@ pub fn decide(
         }
         ControllerRequest::AlterPartitionReassignment { topic, partition, target } => {
             Ok((ops::alter_reassignment(image, topic, *partition, target.as_deref())?, ControllerReply::Done))
+        }
+        ControllerRequest::CommitOffsets { commits, now_ms } => {
+            let mut records = Vec::new();
+            let mut results = Vec::with_capacity(commits.len());
+            for commit in commits {
+                let outcome = ops::commit_offsets(
+                    image,
+                    &commit.group,
+                    &commit.entries,
+                    *now_ms,
+                    ops::DEFAULT_OFFSET_METADATA_MAX_BYTES,
+                );
+                results.push(match outcome {
+                    Ok((group_records, codes)) => {
+                        records.extend(group_records);
+                        Ok(codes.into_iter().map(ErrorCode::code).collect())
+                    }
+                    Err(e) => Err(RequestError::from(e)),
+                });
+            }
+            Ok((records, ControllerReply::OffsetsCommitted { results }))
         }
         ControllerRequest::ReportTruncation { report } => {
             Ok((ops::report_truncation(image, report)?, ControllerReply::Done))

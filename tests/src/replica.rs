@@ -72,3 +72,12 @@ pub fn log_batches(data_dir: &Path, topic: &str, partition: i32, below: i64) -> 
     }
     out
 }
+
+/// The broker coordinating `group`, per FindCoordinator v3 to the broker at `addr`.
+pub async fn group_coordinator(addr: SocketAddr, group: &str) -> Option<i32> {
+    use kafka_protocol::messages::FindCoordinatorRequest;
+    let mut connection = Connection::try_connect(addr, CONNECT_TIMEOUT).await?;
+    let request = FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
+    let response = tokio::time::timeout(Duration::from_secs(5), connection.call(3, &request)).await.ok()?;
+    (response.error_code == 0).then_some(response.node_id.0)
+}

@@ -17,9 +17,12 @@ mod describe_cluster;
 mod describe_log_dirs;
 mod elect_leaders;
 mod fetch;
+mod find_coordinator;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
 mod reassignments;
@@ -64,6 +67,9 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreateAcls, 1, 3),
     (ApiKey::DeleteAcls, 1, 3),
     (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::AlterPartitionReassignments, 0, 0),
     (ApiKey::ListPartitionReassignments, 0, 0),
     (ApiKey::ElectLeaders, 0, 2),
@@ -229,6 +235,11 @@ async fn route(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(reassignments::list(state, r))
         }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(state, ctx, r))
+        }
+        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(offset_commit::handle(state, r).await),
+        RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(offset_fetch::handle(state, ctx, r)),
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(init_producer_id::handle(state, r).await)
         }

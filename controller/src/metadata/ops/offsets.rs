@@ -10,7 +10,7 @@ use crate::metadata::records::MetadataRecord;
 pub const DEFAULT_OFFSET_METADATA_MAX_BYTES: usize = 4096;
 
 /// One partition of an OffsetCommit request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OffsetCommitEntry {
     /// Topic name.
     pub topic: String,

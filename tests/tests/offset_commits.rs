@@ -1,0 +1,76 @@
+//! Committed offsets of a standalone consumer (librdkafka, `assign` + `commit`) against 3 controllers +
+//! 3 brokers as processes: FindCoordinator names the group's broker, the commit (with metadata)
+//! round-trips, and it survives kill -9 of the coordinator broker and of the controller leader —
+//! offsets live in the controller quorum, not on the coordinator.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use strom_tests::cluster::ClusterProcesses;
+use strom_tests::kafka;
+use strom_tests::{unique_topic, wait_until};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The group's committed offset and metadata for partition 0 as a fresh consumer of `group` reads it.
+fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<(i64, String)> {
+    let consumer = kafka::consumer(bootstrap, &[("group.id", group)]);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    let got = consumer.committed_offsets(tpl, Duration::from_secs(5)).ok()?;
+    let elem = got.find_partition(topic, 0)?;
+    match elem.offset() {
+        Offset::Offset(o) => Some((o, elem.metadata().to_string())),
+        _ => None,
+    }
+}
+
+/// Commits `offset` with `metadata` for partition 0 as a standalone member of `group`.
+fn commit(bootstrap: &str, group: &str, topic: &str, offset: i64, metadata: &str) -> bool {
+    let consumer = kafka::consumer(bootstrap, &[("group.id", group)]);
+    let mut tpl = TopicPartitionList::new();
+    let Ok(()) = tpl.add_partition_offset(topic, 0, Offset::Offset(offset)) else { return false };
+    if let Some(mut elem) = tpl.find_partition(topic, 0) {
+        elem.set_metadata(metadata);
+    }
+    consumer.commit(&tpl, CommitMode::Sync).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_offsets_survive_the_coordinator_and_the_controller_leader() {
+    let mut cluster = ClusterProcesses::start(3, 3);
+    let topic = unique_topic("commits");
+    let group = unique_topic("group");
+    let admin = kafka::admin(&cluster.bootstrap());
+    kafka::create_replicated_topic(&admin, &topic, 1, 3, &[]).await;
+
+    let bootstrap = cluster.bootstrap();
+    assert!(wait_until(TIMEOUT, || commit(&bootstrap, &group, &topic, 60, "after-60")), "first commit");
+    assert_eq!(committed(&bootstrap, &group, &topic), Some((60, "after-60".to_string())));
+
+    // The coordinator dies: another broker takes the group over once the controllers fence it.
+    let coordinator = strom_tests::replica::group_coordinator(cluster.broker_addr(1), &group)
+        .await
+        .expect("FindCoordinator");
+    eprintln!("group {group} is coordinated by broker {coordinator}");
+    cluster.kill9_broker(coordinator);
+    let bootstrap = cluster.bootstrap();
+    let survived =
+        wait_until(TIMEOUT, || committed(&bootstrap, &group, &topic) == Some((60, "after-60".into())));
+    assert!(survived, "the commit is readable from the new coordinator");
+    let moved =
+        strom_tests::replica::group_coordinator(cluster.broker_addr(cluster.live_broker_ids()[0]), &group)
+            .await
+            .expect("FindCoordinator");
+    assert_ne!(moved, coordinator, "the group moved off the dead broker");
+
+    // The controller leader dies: commits keep working and nothing committed is lost.
+    let leader = cluster.wait_for_quorum_leader(TIMEOUT);
+    cluster.kill9_controller(leader);
+    assert!(
+        wait_until(TIMEOUT, || commit(&bootstrap, &group, &topic, 80, "after-80")),
+        "commit after failover"
+    );
+    assert_eq!(committed(&bootstrap, &group, &topic), Some((80, "after-80".to_string())));
+}
