@@ -99,6 +99,14 @@ pub enum ControllerRequest {
         /// When the broker accepted them (ms since the Unix epoch).
         now_ms: i64,
     },
+    /// Deletes a group's committed offsets (OffsetDelete, DeleteGroups, expiry): the named partitions,
+    /// or all of them.
+    DeleteOffsets {
+        /// Group id.
+        group: String,
+        /// `(topic, partition)` pairs, or `None` for every offset of the group.
+        partitions: Option<Vec<(String, i32)>>,
+    },
     /// A replica discarded part of its log to follow its leader (the data-loss ledger records it when
     /// an unclean election explains it).
     ReportTruncation {
@@ -307,6 +315,9 @@ pub fn decide(
                 });
             }
             Ok((records, ControllerReply::OffsetsCommitted { results }))
+        }
+        ControllerRequest::DeleteOffsets { group, partitions } => {
+            Ok((ops::delete_offsets(image, group, partitions.as_deref()), ControllerReply::Done))
         }
         ControllerRequest::ReportTruncation { report } => {
             Ok((ops::report_truncation(image, report)?, ControllerReply::Done))

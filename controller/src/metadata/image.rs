@@ -358,6 +358,24 @@ impl MetadataImage {
                         .insert(*partition, committed);
                 }
             }
+            MetadataRecord::OffsetDelete { group, topic, partition } => match topic {
+                None => {
+                    self.committed_offsets.remove(group);
+                }
+                Some(topic) => {
+                    if let Some(offsets) = self.committed_offsets.get_mut(group) {
+                        if let Some(partitions) = offsets.get_mut(topic) {
+                            partitions.remove(partition);
+                            if partitions.is_empty() {
+                                offsets.remove(topic);
+                            }
+                        }
+                        if offsets.is_empty() {
+                            self.committed_offsets.remove(group);
+                        }
+                    }
+                }
+            },
             MetadataRecord::ProducerIds { next_producer_id } => {
                 self.next_producer_id = self.next_producer_id.max(*next_producer_id);
             }

@@ -146,6 +146,16 @@ pub enum MetadataRecord {
         /// When the controller accepted the commit.
         commit_timestamp_ms: i64,
     },
+    /// A group's committed offset was deleted (OffsetDelete, DeleteGroups, offset expiry); with
+    /// `topic` `None`, every offset of the group.
+    OffsetDelete {
+        /// Group id.
+        group: String,
+        /// Topic name, or `None` for the whole group.
+        topic: Option<String>,
+        /// Partition index (ignored when `topic` is `None`).
+        partition: i32,
+    },
     /// A block of producer ids was handed out; the next block starts at `next_producer_id`.
     ProducerIds {
         /// First producer id not yet handed out.

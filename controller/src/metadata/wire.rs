@@ -214,6 +214,13 @@ impl From<&MetadataRecord> for pb::MetadataRecord {
                 end_offset: *end_offset,
                 timestamp: *timestamp_ms,
             }),
+            MetadataRecord::OffsetDelete { group, topic, partition } => {
+                Record::OffsetDelete(pb::OffsetDeleteRecord {
+                    group: group.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                })
+            }
             MetadataRecord::ProducerIds { next_producer_id } => {
                 Record::ProducerIds(pb::ProducerIdsRecord { next_producer_id: *next_producer_id })
             }
@@ -299,6 +306,9 @@ impl TryFrom<pb::MetadataRecord> for MetadataRecord {
                 commit_timestamp_ms: r.commit_timestamp,
             },
             Record::ProducerIds(r) => MetadataRecord::ProducerIds { next_producer_id: r.next_producer_id },
+            Record::OffsetDelete(r) => {
+                MetadataRecord::OffsetDelete { group: r.group, topic: r.topic, partition: r.partition }
+            }
             Record::PartitionReassignment(r) => MetadataRecord::PartitionReassignment {
                 topic_id: uuid("topic_id", &r.topic_id)?,
                 partition: r.partition_id,
@@ -410,6 +420,8 @@ mod tests {
                 commit_timestamp_ms: 1_700_000_000_123,
             },
             MetadataRecord::ProducerIds { next_producer_id: 5000 },
+            MetadataRecord::OffsetDelete { group: "g".into(), topic: Some("orders".into()), partition: 2 },
+            MetadataRecord::OffsetDelete { group: "g".into(), topic: None, partition: 0 },
             MetadataRecord::PartitionReassignment {
                 topic_id: id(2),
                 partition: 0,

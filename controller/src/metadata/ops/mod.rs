@@ -40,7 +40,7 @@ pub use data_loss::{TruncationReport, report_truncation};
 pub use elect_leaders::{ElectionType, TopicElection, elect_leaders};
 pub use heartbeat::BrokerHeartbeatTracker;
 pub use leader_balance::{LeaderImbalance, leader_imbalance, partitions_to_rebalance};
-pub use offsets::{DEFAULT_OFFSET_METADATA_MAX_BYTES, OffsetCommitEntry, commit_offsets};
+pub use offsets::{DEFAULT_OFFSET_METADATA_MAX_BYTES, OffsetCommitEntry, commit_offsets, delete_offsets};
 pub use partitions::{AlterPartitionRequest, PartitionState, alter_partition};
 pub use placement::place_replicas;
 pub use producer_ids::allocate_producer_ids;

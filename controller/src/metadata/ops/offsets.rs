@@ -64,6 +64,28 @@ pub fn commit_offsets(
     Ok((records, errors))
 }
 
+/// Records deleting `group`'s committed offsets for `partitions` (`None`: all of them). Offsets that
+/// do not exist are skipped, so the result may be empty.
+pub fn delete_offsets(
+    image: &MetadataImage,
+    group: &str,
+    partitions: Option<&[(String, i32)]>,
+) -> Vec<MetadataRecord> {
+    let Some(offsets) = image.group_offsets(group) else { return Vec::new() };
+    match partitions {
+        None => vec![MetadataRecord::OffsetDelete { group: group.to_owned(), topic: None, partition: 0 }],
+        Some(partitions) => partitions
+            .iter()
+            .filter(|(topic, p)| offsets.get(topic).is_some_and(|parts| parts.contains_key(p)))
+            .map(|(topic, p)| MetadataRecord::OffsetDelete {
+                group: group.to_owned(),
+                topic: Some(topic.clone()),
+                partition: *p,
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use uuid::Uuid;
@@ -116,5 +138,38 @@ mod tests {
         assert!(image.committed_offset("g", "t", 0).is_none());
         assert_eq!(image.groups().count(), 0);
         assert_eq!(commit_offsets(&image, "", &[], 0, 10).unwrap_err().code, ErrorCode::InvalidGroupId);
+    }
+
+    #[test]
+    fn deletes_named_partitions_or_the_whole_group() {
+        let mut image = MetadataImage::default();
+        let topic_id = Uuid::from_u128(1);
+        image.replay(&MetadataRecord::Topic { name: "t".into(), topic_id });
+        for p in 0..2 {
+            image.replay(&MetadataRecord::Partition {
+                topic_id,
+                partition: p,
+                replicas: vec![1],
+                isr: vec![1],
+                leader: 1,
+                leader_epoch: 0,
+                partition_epoch: 0,
+            });
+        }
+        let (records, _) = commit_offsets(&image, "g", &[entry("t", 0, 5, ""), entry("t", 1, 6, "")], 1, 100)
+            .expect("commit");
+        for r in &records {
+            image.replay(r);
+        }
+        let one = delete_offsets(&image, "g", Some(&[("t".into(), 0), ("t".into(), 9)]));
+        assert_eq!(one.len(), 1, "only existing offsets: {one:?}");
+        image.replay(&one[0]);
+        assert!(image.committed_offset("g", "t", 0).is_none());
+        assert_eq!(image.committed_offset("g", "t", 1).map(|c| c.offset), Some(6));
+        for r in delete_offsets(&image, "g", None) {
+            image.replay(&r);
+        }
+        assert_eq!(image.groups().count(), 0);
+        assert!(delete_offsets(&image, "g", None).is_empty(), "nothing left to delete");
     }
 }
