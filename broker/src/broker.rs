@@ -102,6 +102,7 @@ impl Broker {
         tasks.push(tokio::spawn(server::run(state.clone(), listener, shutdown_rx.clone())));
         tasks.push(tokio::spawn(crate::replication::isr::run(state.clone(), shutdown_rx.clone())));
         tasks.push(tokio::spawn(crate::coordinator::offsets::run(state.clone(), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::coordinator::groups::run(state.clone(), shutdown_rx.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone(), shutdown_rx)));
         Ok(BrokerHandle { kafka_addr, state, shutdown, tasks })
     }

@@ -71,6 +71,15 @@ pub struct BrokerConfig {
     pub replica_fetch_backoff_ms: u64,
     /// `replica.high.watermark.checkpoint.interval.ms` (default 5000).
     pub replica_high_watermark_checkpoint_interval_ms: u64,
+    /// `group.initial.rebalance.delay.ms`: how long a new group's first rebalance waits for more
+    /// members (default 3000).
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `group.min.session.timeout.ms` (default 6000).
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms` (default 1800000).
+    pub group_max_session_timeout_ms: i32,
+    /// `group.max.size` (default unlimited).
+    pub group_max_size: i32,
     /// Broker-level defaults for topic configs (`log.retention.ms`, `log.segment.bytes`, …).
     pub topic_defaults: TopicDefaults,
 }
@@ -98,12 +107,27 @@ impl Default for BrokerConfig {
             replica_fetch_response_max_bytes: 16 * 1024 * 1024,
             replica_fetch_backoff_ms: 1_000,
             replica_high_watermark_checkpoint_interval_ms: 5_000,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_max_size: i32::MAX,
             topic_defaults: TopicDefaults::default(),
         }
     }
 }
 
 impl BrokerConfig {
+    /// The group coordinator settings.
+    pub fn group_config(&self) -> crate::group::GroupConfig {
+        crate::group::GroupConfig {
+            min_session_timeout_ms: self.group_min_session_timeout_ms,
+            max_session_timeout_ms: self.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
+            max_size: self.group_max_size,
+            ..crate::group::GroupConfig::default()
+        }
+    }
+
     /// The replica fetcher settings.
     pub fn fetcher_settings(&self) -> crate::replication::FetcherSettings {
         crate::replication::FetcherSettings {

@@ -14,6 +14,7 @@ pub mod alloc;
 pub mod clock;
 pub mod config;
 pub mod coordinator;
+pub mod group;
 pub use strom_controller::{error_code, topic_config};
 pub mod handlers;
 pub mod log;

@@ -42,6 +42,8 @@ pub struct BrokerState {
     pub clock: Arc<dyn Clock>,
     /// Offset commits waiting for their controller write.
     pub offsets: crate::coordinator::offsets::OffsetCommitter,
+    /// Consumer groups this broker coordinates.
+    pub groups: crate::coordinator::groups::GroupCoordinator,
     /// Serialises commit + apply so partitions always follow images in order.
     commit_lock: Mutex<()>,
     /// Unused part of the current producer-id block: [next, end).
@@ -57,6 +59,7 @@ impl BrokerState {
         replicas: Arc<ReplicaManager>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let group_config = config.group_config();
         Self {
             config,
             cluster_id,
@@ -64,6 +67,7 @@ impl BrokerState {
             replicas,
             clock,
             offsets: crate::coordinator::offsets::OffsetCommitter::default(),
+            groups: crate::coordinator::groups::GroupCoordinator::new(group_config),
             commit_lock: Mutex::new(()),
             producer_ids: tokio::sync::Mutex::new((0, 0)),
         }

@@ -257,6 +257,66 @@ fn request(key: ApiKey, version: i16, topic: &str) -> RequestKind {
                 ))
             }
         }
+        // Membership APIs for a member no group knows: each answers UNKNOWN_MEMBER_ID at once (the
+        // join and rebalance flows themselves are tested with real clients).
+        ApiKey::JoinGroup => RequestKind::JoinGroup(
+            JoinGroupRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("no-such-group")))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(10_000)
+                .with_member_id(StrBytes::from_static_str("ghost"))
+                .with_protocol_type(StrBytes::from_static_str("consumer"))
+                .with_protocols(vec![
+                    join_group_request::JoinGroupRequestProtocol::default()
+                        .with_name(StrBytes::from_static_str("range"))
+                        .with_metadata(bytes::Bytes::from_static(b"\0\0")),
+                ]),
+        ),
+        ApiKey::SyncGroup => RequestKind::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("no-such-group")))
+                .with_generation_id(1)
+                .with_member_id(StrBytes::from_static_str("ghost")),
+        ),
+        ApiKey::Heartbeat => RequestKind::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("no-such-group")))
+                .with_generation_id(1)
+                .with_member_id(StrBytes::from_static_str("ghost")),
+        ),
+        ApiKey::LeaveGroup => {
+            let r = LeaveGroupRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("no-such-group")));
+            RequestKind::LeaveGroup(if version >= 3 {
+                r.with_members(vec![
+                    leave_group_request::MemberIdentity::default()
+                        .with_member_id(StrBytes::from_static_str("ghost")),
+                ])
+            } else {
+                r.with_member_id(StrBytes::from_static_str("ghost"))
+            })
+        }
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::DescribeGroups => RequestKind::DescribeGroups(
+            DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(StrBytes::from_static_str("group-v2"))]),
+        ),
+        ApiKey::DeleteGroups => RequestKind::DeleteGroups(
+            DeleteGroupsRequest::default()
+                .with_groups_names(vec![GroupId(StrBytes::from_static_str("no-such-group"))]),
+        ),
+        ApiKey::OffsetDelete => RequestKind::OffsetDelete(
+            OffsetDeleteRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("group-v3")))
+                .with_topics(vec![
+                    offset_delete_request::OffsetDeleteRequestTopic::default()
+                        .with_name(name(topic))
+                        .with_partitions(vec![
+                            offset_delete_request::OffsetDeleteRequestPartition::default()
+                                .with_partition_index(0),
+                        ]),
+                ]),
+        ),
         ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
             ListPartitionReassignmentsRequest::default().with_timeout_ms(5000).with_topics(None),
         ),
@@ -313,6 +373,31 @@ fn first_error(response: &ResponseKind) -> Option<i16> {
             .chain(r.responses.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
             .collect(),
         ResponseKind::ListPartitionReassignments(r) => vec![r.error_code],
+        ResponseKind::JoinGroup(r) => {
+            vec![r.error_code].into_iter().filter(|c| *c != UNKNOWN_MEMBER_ID).collect()
+        }
+        ResponseKind::SyncGroup(r) => {
+            vec![r.error_code].into_iter().filter(|c| *c != UNKNOWN_MEMBER_ID).collect()
+        }
+        ResponseKind::Heartbeat(r) => {
+            vec![r.error_code].into_iter().filter(|c| *c != UNKNOWN_MEMBER_ID).collect()
+        }
+        ResponseKind::LeaveGroup(r) => std::iter::once(r.error_code)
+            .chain(r.members.iter().map(|m| m.error_code))
+            .filter(|c| *c != UNKNOWN_MEMBER_ID)
+            .collect(),
+        ResponseKind::ListGroups(r) => vec![r.error_code],
+        ResponseKind::DescribeGroups(r) => {
+            // group-v2 only has committed offsets: Empty, no members.
+            assert!(r.groups.iter().all(|g| g.group_state.as_str() == "Empty"), "{r:?}");
+            r.groups.iter().map(|g| g.error_code).collect()
+        }
+        ResponseKind::DeleteGroups(r) => {
+            r.results.iter().map(|g| g.error_code).filter(|c| *c != GROUP_ID_NOT_FOUND).collect()
+        }
+        ResponseKind::OffsetDelete(r) => std::iter::once(r.error_code)
+            .chain(r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+            .collect(),
         ResponseKind::FindCoordinator(r) => {
             std::iter::once(r.error_code).chain(r.coordinators.iter().map(|c| c.error_code)).collect()
         }
@@ -373,6 +458,12 @@ fn check_offset_fetch(response: &ResponseKind, version: i16) {
     }
 }
 
+/// Kafka's UNKNOWN_MEMBER_ID.
+const UNKNOWN_MEMBER_ID: i16 = 25;
+
+/// Kafka's GROUP_ID_NOT_FOUND.
+const GROUP_ID_NOT_FOUND: i16 = 69;
+
 /// Kafka's ELECTION_NOT_NEEDED.
 const ELECTION_NOT_NEEDED: i16 = 84;
 
@@ -430,6 +521,14 @@ async fn every_advertised_version_round_trips() {
         ApiKey::FindCoordinator,
         ApiKey::OffsetCommit,
         ApiKey::OffsetFetch,
+        ApiKey::JoinGroup,
+        ApiKey::SyncGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+        ApiKey::ListGroups,
+        ApiKey::DescribeGroups,
+        ApiKey::DeleteGroups,
+        ApiKey::OffsetDelete,
     ];
     for key in order {
         let (min, max) = strom_broker::handlers::supported_range(key).expect("advertised");

@@ -1,8 +1,8 @@
 //! `strom`: run a Strom broker (`broker`, `dev`) and work with any Kafka-compatible cluster (`topics`,
-//! `partitions`, `produce`, `consume`, `configs`, `bench`).
+//! `partitions`, `groups`, `produce`, `consume`, `configs`, `bench`).
 //!
-//! The cluster tools use librdkafka (or, for ElectLeaders, which librdkafka's admin API lacks, plain
-//! Kafka protocol requests), never Strom internals, so they behave the same against Apache Kafka. Logs go to stderr (`RUST_LOG`, default `info` for brokers and `warn` for tools); results go to
+//! The cluster tools use librdkafka (or, for ElectLeaders and consumer groups, plain Kafka protocol
+//! requests), never Strom internals, so they behave the same against Apache Kafka. Logs go to stderr (`RUST_LOG`, default `info` for brokers and `warn` for tools); results go to
 //! stdout, as text or, with `--output json`, as one JSON document.
 
 // Huge allocations asked for by lengths on the wire only reserve address space (see strom_broker::alloc).
@@ -45,6 +45,9 @@ enum Command {
     Topics(commands::topics::TopicsArgs),
     /// Partition tools: leader elections (like kafka-leader-election.sh).
     Partitions(commands::partitions::PartitionsArgs),
+    /// List, describe (offsets, lag, members, state), delete consumer groups and reset their offsets
+    /// (like kafka-consumer-groups.sh).
+    Groups(commands::groups::GroupsArgs),
     /// Send lines from stdin as records (like kafka-console-producer.sh).
     Produce(commands::produce::ProduceArgs),
     /// Print records of a topic (like kafka-console-consumer.sh).
@@ -109,6 +112,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Dev(args) => commands::dev::run(args).await,
             Command::Topics(args) => commands::topics::run(args).await,
             Command::Partitions(args) => commands::partitions::run(args).await,
+            Command::Groups(args) => commands::groups::run(args).await,
             Command::Produce(args) => commands::produce::run(args).await,
             Command::Consume(args) => commands::consume::run(args).await,
             Command::Configs(args) => commands::configs::run(args).await,

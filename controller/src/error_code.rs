@@ -98,6 +98,28 @@ pub enum ErrorCode {
     InconsistentClusterId = 104,
     /// The new ISR contains a fenced, shutting-down or unknown replica.
     IneligibleReplica = 107,
+    /// The group coordinator is still loading the group's state (Kafka returns it before the load ends).
+    CoordinatorLoadInProgress = 14,
+    /// The member's protocol type or protocols do not match the group's.
+    InconsistentGroupProtocol = 23,
+    /// The session timeout is outside `[group.min.session.timeout.ms, group.max.session.timeout.ms]`.
+    InvalidSessionTimeout = 26,
+    /// The group is rebalancing: the member must rejoin.
+    RebalanceInProgress = 27,
+    /// The group still has members (DeleteGroups).
+    NonEmptyGroup = 68,
+    /// The group does not exist.
+    GroupIdNotFound = 69,
+    /// OffsetDelete on a topic an active member of the group consumes.
+    GroupSubscribedToTopic = 86,
+    /// A dynamic member must rejoin with the member id in the response (KIP-394).
+    MemberIdRequired = 79,
+    /// The group already has `group.max.size` members.
+    GroupMaxSizeReached = 81,
+    /// Another member with the same `group.instance.id` replaced this one (KIP-345).
+    FencedInstanceId = 82,
+    /// Offsets of a pending transaction are not committed yet (OffsetFetch with require_stable).
+    UnstableOffsetCommit = 88,
 }
 
 impl ErrorCode {
@@ -150,6 +172,17 @@ impl ErrorCode {
         Self::BrokerIdNotRegistered,
         Self::InconsistentClusterId,
         Self::IneligibleReplica,
+        Self::CoordinatorLoadInProgress,
+        Self::InconsistentGroupProtocol,
+        Self::InvalidSessionTimeout,
+        Self::RebalanceInProgress,
+        Self::NonEmptyGroup,
+        Self::GroupIdNotFound,
+        Self::GroupSubscribedToTopic,
+        Self::MemberIdRequired,
+        Self::GroupMaxSizeReached,
+        Self::FencedInstanceId,
+        Self::UnstableOffsetCommit,
     ];
 
     /// The wire value.

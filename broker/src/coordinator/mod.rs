@@ -1,7 +1,9 @@
-//! Group coordination on the broker: which broker coordinates a group ([`placement`]) and offset
-//! commits batched into controller writes ([`offsets`]). Committed offsets live in the controller
+//! Group coordination on the broker: which broker coordinates a group ([`placement`]), the groups'
+//! membership ([`groups`], driving [`crate::group`]) and offset commits batched into controller writes
+//! ([`offsets`]). Committed offsets live in the controller
 //! quorum's metadata image, so they survive the loss of any broker and of the controller leader.
 
+pub mod groups;
 pub mod offsets;
 pub mod placement;
 
@@ -18,15 +20,18 @@ pub fn check_coordinator(state: &BrokerState, group: &str) -> Result<(), ErrorCo
     }
 }
 
-/// Checks the member and generation an OffsetCommit names against the group's membership. Group
-/// membership (JoinGroup) is not served yet, so only standalone consumers commit: generation -1 and no
-/// member id; anything else names a member this coordinator does not know (UNKNOWN_MEMBER_ID).
+/// Checks the member and generation an OffsetCommit names against the group's membership
+/// ([`groups::GroupCoordinator::validate_commit`]): a standalone consumer (generation -1, no member)
+/// commits while the group has no active members.
 pub fn validate_commit(
-    _state: &BrokerState,
-    _group: &str,
+    state: &BrokerState,
+    group: &str,
     generation: i32,
     member_id: &str,
-    _instance_id: Option<&str>,
+    instance_id: Option<&str>,
 ) -> Result<(), ErrorCode> {
-    if generation < 0 && member_id.is_empty() { Ok(()) } else { Err(ErrorCode::UnknownMemberId) }
+    match state.groups.validate_commit(state, group, generation, member_id, instance_id) {
+        ErrorCode::None => Ok(()),
+        code => Err(code),
+    }
 }

@@ -18,6 +18,8 @@ mod describe_log_dirs;
 mod elect_leaders;
 mod fetch;
 mod find_coordinator;
+mod group_admin;
+mod group_membership;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -70,6 +72,14 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::AlterPartitionReassignments, 0, 0),
     (ApiKey::ListPartitionReassignments, 0, 0),
     (ApiKey::ElectLeaders, 0, 2),
@@ -162,15 +172,16 @@ pub fn decode(frame: Bytes) -> Decoded {
     }
 }
 
-/// Handles one request frame (without its length prefix).
-pub async fn handle(state: &BrokerState, frame: Bytes) -> Outcome {
+/// Handles one request frame (without its length prefix) from `peer`.
+pub async fn handle(state: &BrokerState, frame: Bytes, peer: Option<std::net::SocketAddr>) -> Outcome {
     let (key, header, request) = match decode(frame) {
         Decoded::Request { key, header, body } => (key, header, *body),
         Decoded::Done(outcome) => return outcome,
     };
     let version = header.request_api_version;
     let correlation_id = header.correlation_id;
-    let ctx = RequestContext { header, version };
+    let client_host = peer.map(|p| format!("/{}", p.ip())).unwrap_or_default();
+    let ctx = RequestContext { header, version, client_host };
     tracing::trace!(api = ?key, version, correlation_id, "request");
     let response = match route(state, &ctx, request).await {
         Ok(Some(response)) => response,
@@ -186,6 +197,8 @@ pub struct RequestContext {
     pub header: RequestHeader,
     /// API version of the request.
     pub version: i16,
+    /// The client's address as group APIs report it (`/ip`), empty when unknown.
+    pub client_host: String,
 }
 
 async fn route(
@@ -234,6 +247,16 @@ async fn route(
         }
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(reassignments::list(state, r))
+        }
+        RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(group_membership::join(state, ctx, r).await),
+        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(group_membership::sync(state, ctx, r).await),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(group_membership::heartbeat(state, r)),
+        RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(group_membership::leave(state, ctx, r)),
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(group_admin::list(state, r)),
+        RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(group_admin::describe(state, r)),
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group_admin::delete(state, r).await),
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(group_admin::offset_delete(state, r).await)
         }
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(find_coordinator::handle(state, ctx, r))

@@ -39,7 +39,7 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr)
         }
     });
     while let Some(frame) = rx.recv().await {
-        match handlers::handle(&state, frame).await {
+        match handlers::handle(&state, frame, Some(peer)).await {
             Outcome::Respond(response) => {
                 if let Err(e) = write_half.write_all(&response).await {
                     tracing::debug!(%peer, error = %e, "write failed");

@@ -8,6 +8,7 @@ pub mod configs;
 pub mod consume;
 pub mod controller;
 pub mod dev;
+pub mod groups;
 pub mod partitions;
 pub mod produce;
 pub mod reassign;

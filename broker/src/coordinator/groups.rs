@@ -1,0 +1,380 @@
+//! The group coordinator: one [`Group`] state machine per group this broker coordinates, behind one
+//! lock, driven by the group APIs and a timer task. A JoinGroup or SyncGroup that must wait parks a
+//! oneshot under (member id, API); the effects every call returns answer the parked requests. Groups
+//! this broker stops coordinating (placement moved) are unloaded: their waiting members get
+//! NOT_COORDINATOR and look the coordinator up again, as with Kafka's `__consumer_offsets` leader move.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, oneshot, watch};
+
+use super::placement;
+use crate::error_code::ErrorCode;
+use crate::group::gate::{self, CoordinatorStatus, Gate, GroupApi};
+use crate::group::{
+    Effect, Group, GroupConfig, GroupOverview, GroupState, GroupSummary, HeartbeatRequest, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupResponse, LeavingMember, Reply, SyncGroupRequest, SyncGroupResponse,
+};
+use crate::state::BrokerState;
+
+/// Which API a parked request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Api {
+    Join,
+    Sync,
+}
+
+enum Waiter {
+    Join(oneshot::Sender<JoinGroupResponse>),
+    Sync(oneshot::Sender<SyncGroupResponse>),
+}
+
+struct Entry {
+    group: Group,
+    waiting: HashMap<(String, Api), Waiter>,
+}
+
+impl Entry {
+    fn deliver(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::JoinGroup { member_id, response } => {
+                    if let Some(Waiter::Join(tx)) = self.waiting.remove(&(member_id, Api::Join)) {
+                        let _ = tx.send(response);
+                    }
+                }
+                Effect::SyncGroup { member_id, response } => {
+                    if let Some(Waiter::Sync(tx)) = self.waiting.remove(&(member_id, Api::Sync)) {
+                        let _ = tx.send(response);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// All groups this broker coordinates.
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    groups: Mutex<HashMap<String, Entry>>,
+    timer: Notify,
+}
+
+impl Default for GroupCoordinator {
+    fn default() -> Self {
+        Self::new(GroupConfig::default())
+    }
+}
+
+fn fresh_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl GroupCoordinator {
+    /// A coordinator with `config`.
+    pub fn new(config: GroupConfig) -> Self {
+        Self { config, groups: Mutex::new(HashMap::new()), timer: Notify::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this broker coordinates `group` now.
+    pub fn status(state: &BrokerState, group: &str) -> CoordinatorStatus {
+        match placement::coordinator(&state.image(), group) {
+            Some(node) if node == state.config.node_id => CoordinatorStatus::Active,
+            Some(_) => CoordinatorStatus::NotCoordinator,
+            None => CoordinatorStatus::Inactive,
+        }
+    }
+
+    /// JoinGroup; waits for the join phase when the group says so.
+    pub async fn join(
+        &self,
+        state: &BrokerState,
+        group_id: &str,
+        request: JoinGroupRequest,
+    ) -> JoinGroupResponse {
+        let member_id = request.member_id.clone();
+        if let Gate::Answer(code) = gate::check(GroupApi::JoinGroup, group_id, Self::status(state, group_id))
+        {
+            return JoinGroupResponse::error(member_id, code);
+        }
+        let now_ms = state.clock.now_ms();
+        let rx = {
+            let mut groups = self.lock();
+            if !groups.contains_key(group_id) {
+                if !request.creates_group() {
+                    return JoinGroupResponse::error(
+                        member_id,
+                        gate::missing_group_error(GroupApi::JoinGroup),
+                    );
+                }
+                let group = Group::new(group_id, self.config);
+                groups.insert(group_id.to_string(), Entry { group, waiting: HashMap::new() });
+            }
+            let Some(entry) = groups.get_mut(group_id) else {
+                return JoinGroupResponse::error(member_id, ErrorCode::CoordinatorNotAvailable);
+            };
+            let outcome = entry.group.join_group(request, now_ms, &mut fresh_id);
+            entry.deliver(outcome.effects);
+            match outcome.reply {
+                Reply::Now(response) => return response,
+                Reply::Pending { member_id } => {
+                    let (tx, rx) = oneshot::channel();
+                    entry.waiting.insert((member_id, Api::Join), Waiter::Join(tx));
+                    rx
+                }
+            }
+        };
+        self.timer.notify_one();
+        rx.await.unwrap_or_else(|_| JoinGroupResponse::error(member_id, ErrorCode::RebalanceInProgress))
+    }
+
+    /// SyncGroup; followers wait for the leader's assignment.
+    pub async fn sync(
+        &self,
+        state: &BrokerState,
+        group_id: &str,
+        request: SyncGroupRequest,
+    ) -> SyncGroupResponse {
+        if let Gate::Answer(code) = gate::check(GroupApi::SyncGroup, group_id, Self::status(state, group_id))
+        {
+            return SyncGroupResponse::error(code);
+        }
+        let now_ms = state.clock.now_ms();
+        let rx = {
+            let mut groups = self.lock();
+            let Some(entry) = groups.get_mut(group_id) else {
+                return SyncGroupResponse::error(gate::missing_group_error(GroupApi::SyncGroup));
+            };
+            let outcome = entry.group.sync_group(request, now_ms);
+            entry.deliver(outcome.effects);
+            match outcome.reply {
+                Reply::Now(response) => return response,
+                Reply::Pending { member_id } => {
+                    let (tx, rx) = oneshot::channel();
+                    entry.waiting.insert((member_id, Api::Sync), Waiter::Sync(tx));
+                    rx
+                }
+            }
+        };
+        self.timer.notify_one();
+        rx.await.unwrap_or_else(|_| SyncGroupResponse::error(ErrorCode::RebalanceInProgress))
+    }
+
+    /// Heartbeat.
+    pub fn heartbeat(&self, state: &BrokerState, group_id: &str, request: HeartbeatRequest) -> ErrorCode {
+        if let Gate::Answer(code) = gate::check(GroupApi::Heartbeat, group_id, Self::status(state, group_id))
+        {
+            return code;
+        }
+        let mut groups = self.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return gate::missing_group_error(GroupApi::Heartbeat);
+        };
+        let answer = entry.group.heartbeat(request, state.clock.now_ms());
+        entry.deliver(answer.effects);
+        answer.response
+    }
+
+    /// LeaveGroup.
+    pub fn leave(
+        &self,
+        state: &BrokerState,
+        group_id: &str,
+        members: Vec<LeavingMember>,
+    ) -> LeaveGroupResponse {
+        if let Gate::Answer(code) = gate::check(GroupApi::LeaveGroup, group_id, Self::status(state, group_id))
+        {
+            return LeaveGroupResponse { error: code, members: Vec::new() };
+        }
+        let mut groups = self.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return gate::leave_without_group(members);
+        };
+        let answer = entry.group.leave_group(members, state.clock.now_ms());
+        entry.deliver(answer.effects);
+        self.timer.notify_one();
+        answer.response
+    }
+
+    /// Whether an OffsetCommit from this member and generation may commit (NONE to go ahead).
+    pub fn validate_commit(
+        &self,
+        state: &BrokerState,
+        group_id: &str,
+        generation_id: i32,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+    ) -> ErrorCode {
+        if let Gate::Answer(code) =
+            gate::check(GroupApi::OffsetCommit, group_id, Self::status(state, group_id))
+        {
+            return code;
+        }
+        let mut groups = self.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return gate::commit_without_group(generation_id);
+        };
+        let answer = entry.group.validate_offset_commit(
+            generation_id,
+            member_id,
+            group_instance_id,
+            false,
+            state.clock.now_ms(),
+        );
+        entry.deliver(answer.effects);
+        answer.response
+    }
+
+    /// DescribeGroups data for one group (Dead when unknown, as v0–5 answer), or the gate's error.
+    pub fn describe(&self, state: &BrokerState, group_id: &str) -> Result<GroupSummary, ErrorCode> {
+        if let Gate::Answer(code) =
+            gate::check(GroupApi::DescribeGroups, group_id, Self::status(state, group_id))
+        {
+            return Err(code);
+        }
+        let groups = self.lock();
+        Ok(match groups.get(group_id) {
+            Some(entry) => entry.group.describe(),
+            None if state.image().group_offsets(group_id).is_some() => {
+                GroupSummary { state: GroupState::Empty, ..GroupSummary::dead(group_id) }
+            }
+            None => GroupSummary::dead(group_id),
+        })
+    }
+
+    /// ListGroups: the groups this broker coordinates, including those that only have committed
+    /// offsets (Empty).
+    pub fn list(&self, state: &BrokerState) -> Vec<GroupOverview> {
+        let image = state.image();
+        let groups = self.lock();
+        let mut out: Vec<GroupOverview> = groups
+            .values()
+            .filter(|e| e.group.state() != GroupState::Dead)
+            .map(|e| e.group.overview())
+            .collect();
+        for id in image.groups() {
+            if !groups.contains_key(id) && placement::coordinator(&image, id) == Some(state.config.node_id) {
+                out.push(GroupOverview {
+                    group_id: id.to_string(),
+                    protocol_type: String::new(),
+                    state: GroupState::Empty,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
+    /// DeleteGroups for one group: an Empty (or offsets-only) group and its offsets are deleted;
+    /// NON_EMPTY_GROUP while it has members; GROUP_ID_NOT_FOUND when it does not exist.
+    pub async fn delete(&self, state: &BrokerState, group_id: &str) -> ErrorCode {
+        if let Gate::Answer(code) =
+            gate::check(GroupApi::DeleteGroups, group_id, Self::status(state, group_id))
+        {
+            return code;
+        }
+        let had_offsets = state.image().group_offsets(group_id).is_some();
+        {
+            let mut groups = self.lock();
+            match groups.get_mut(group_id) {
+                Some(entry) => {
+                    if let Err(code) = entry.group.delete() {
+                        return code;
+                    }
+                    groups.remove(group_id);
+                }
+                None if !had_offsets => return ErrorCode::GroupIdNotFound,
+                None => {}
+            }
+        }
+        let request = strom_controller::request::ControllerRequest::DeleteOffsets {
+            group: group_id.to_string(),
+            partitions: None,
+        };
+        match state.execute(request).await {
+            Ok(_) => ErrorCode::None,
+            Err(e) => e.code,
+        }
+    }
+
+    /// Whether `group_id` has active members subscribed to `topic` (OffsetDelete refuses those): the
+    /// members' consumer-protocol subscriptions for the chosen protocol are decoded.
+    pub fn is_subscribed(&self, group_id: &str, topic: &str) -> bool {
+        let groups = self.lock();
+        let Some(entry) = groups.get(group_id) else { return false };
+        let group = &entry.group;
+        if matches!(group.state(), GroupState::Empty | GroupState::Dead) {
+            return false;
+        }
+        let Some(protocol) = group.protocol_name() else { return true };
+        group.members().any(|m| match m.metadata(protocol) {
+            Some(metadata) => {
+                subscribed_topics(metadata).is_none_or(|topics| topics.iter().any(|t| t == topic))
+            }
+            None => false,
+        })
+    }
+
+    /// One timer pass: ticks every group, drops Dead ones, and unloads groups this broker no longer
+    /// coordinates. Returns the earliest next deadline.
+    fn tick_all(&self, state: &BrokerState) -> Option<i64> {
+        let now_ms = state.clock.now_ms();
+        let image = state.image();
+        let node_id = state.config.node_id;
+        let mut groups = self.lock();
+        let mut next: Option<i64> = None;
+        groups.retain(|id, entry| {
+            if placement::coordinator(&image, id) != Some(node_id) {
+                tracing::info!(group = %id, "group unloaded: another broker coordinates it now");
+                let effects = entry.group.unload();
+                entry.deliver(effects);
+                return false;
+            }
+            let outcome = entry.group.tick(now_ms);
+            entry.deliver(outcome.effects);
+            if let Some(at) = outcome.next_deadline_ms {
+                next = Some(next.map_or(at, |n: i64| n.min(at)));
+            }
+            let idle = entry.group.state() == GroupState::Empty && entry.waiting.is_empty();
+            entry.group.state() != GroupState::Dead
+                && !(idle && entry.group.member_count() == 0 && entry.group.generation_id() == 0)
+        });
+        next
+    }
+}
+
+/// Runs group timers (sessions, join and sync phases) and unloads moved groups until `shutdown`.
+pub async fn run(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let next = state.groups.tick_all(&state);
+        let now = state.clock.now_ms();
+        // Wake for the next deadline, a new request, or a metadata change within a second at most.
+        let wait_ms = next.map_or(1_000, |at| (at - now).clamp(1, 1_000));
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
+            _ = state.groups.timer.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The topics of a consumer-protocol subscription (`None` when it does not decode: treat the member
+/// as subscribed to everything).
+fn subscribed_topics(metadata: &bytes::Bytes) -> Option<Vec<String>> {
+    use bytes::Buf;
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::Decodable;
+    let mut buf = metadata.clone();
+    if buf.remaining() < 2 {
+        return None;
+    }
+    let version = buf.get_i16();
+    let subscription = ConsumerProtocolSubscription::decode(&mut buf, version.clamp(0, 3)).ok()?;
+    Some(subscription.topics.iter().map(|t| t.to_string()).collect())
+}
