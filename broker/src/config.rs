@@ -80,6 +80,11 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     /// `group.max.size` (default unlimited).
     pub group_max_size: i32,
+    /// `offsets.retention.minutes`: committed offsets of a group without members expire this long after
+    /// they were committed (default 10080, 7 days).
+    pub offsets_retention_minutes: i64,
+    /// `offsets.retention.check.interval.ms`: how often expired offsets are looked for (default 600000).
+    pub offsets_retention_check_interval_ms: u64,
     /// Broker-level defaults for topic configs (`log.retention.ms`, `log.segment.bytes`, …).
     pub topic_defaults: TopicDefaults,
 }
@@ -111,6 +116,8 @@ impl Default for BrokerConfig {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_max_size: i32::MAX,
+            offsets_retention_minutes: 10_080,
+            offsets_retention_check_interval_ms: 600_000,
             topic_defaults: TopicDefaults::default(),
         }
     }

@@ -74,3 +74,36 @@ async fn committed_offsets_survive_the_coordinator_and_the_controller_leader() {
     );
     assert_eq!(committed(&bootstrap, &group, &topic), Some((80, "after-80".to_string())));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_of_a_group_without_members_expire_after_the_retention() {
+    let broker = strom_tests::BrokerProcess::start_with_config(
+        "offsets_retention_minutes = 0\noffsets_retention_check_interval_ms = 100\ngroup_initial_rebalance_delay_ms = 0\n",
+    );
+    let bootstrap = broker.bootstrap();
+    let topic = unique_topic("expiry");
+    kafka::create_topic_at(&bootstrap, &topic, 1, &[]).await;
+    let group = unique_topic("group");
+
+    // An active member's commits stay, however old.
+    let member = kafka::consumer(&bootstrap, &[("group.id", &group), ("session.timeout.ms", "6000")]);
+    member.subscribe(&[&topic]).expect("subscribe");
+    let joined = wait_until(TIMEOUT, || {
+        let _ = member.poll(Duration::from_millis(50));
+        member.assignment().is_ok_and(|a| a.count() == 1)
+    });
+    assert!(joined, "the member got the partition");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(5)).expect("offset");
+    member.commit(&tpl, CommitMode::Sync).expect("member commit");
+    let window = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < window {
+        let _ = member.poll(Duration::from_millis(50));
+        assert_eq!(committed(&bootstrap, &group, &topic).map(|c| c.0), Some(5), "expired while active");
+    }
+
+    // Once the group is empty, the next check removes them.
+    drop(member);
+    let expired = wait_until(TIMEOUT, || committed(&bootstrap, &group, &topic).is_none());
+    assert!(expired, "offsets of the empty group expired");
+}

@@ -349,13 +349,67 @@ impl GroupCoordinator {
     }
 }
 
-/// Runs group timers (sessions, join and sync phases) and unloads moved groups until `shutdown`.
+/// Committed offsets to expire now (`offsets.retention.minutes`): for each group this broker
+/// coordinates that has no active members, the partitions whose last commit is older than the
+/// retention. (Kafka counts from when the group became empty; Strom counts from the commit.)
+fn expired_offsets(state: &BrokerState, now_ms: i64) -> Vec<(String, Vec<(String, i32)>)> {
+    let retention_ms = state.config.offsets_retention_minutes.saturating_mul(60_000);
+    let image = state.image();
+    let mut out = Vec::new();
+    for group in image.groups() {
+        if placement::coordinator(&image, group) != Some(state.config.node_id) {
+            continue;
+        }
+        let active = state.groups.lock().get(group).is_some_and(|e| e.group.member_count() > 0);
+        if active {
+            continue;
+        }
+        let Some(offsets) = image.group_offsets(group) else { continue };
+        let expired: Vec<(String, i32)> = offsets
+            .iter()
+            .flat_map(|(topic, partitions)| {
+                partitions
+                    .iter()
+                    .filter(|(_, c)| c.commit_timestamp_ms.saturating_add(retention_ms) <= now_ms)
+                    .map(|(p, _)| (topic.clone(), *p))
+            })
+            .collect();
+        if !expired.is_empty() {
+            out.push((group.to_string(), expired));
+        }
+    }
+    out
+}
+
+/// Deletes expired offsets through the controller.
+async fn expire_offsets(state: &BrokerState) {
+    for (group, partitions) in expired_offsets(state, state.clock.now_ms()) {
+        let count = partitions.len();
+        let request = strom_controller::request::ControllerRequest::DeleteOffsets {
+            group: group.clone(),
+            partitions: Some(partitions),
+        };
+        match state.execute(request).await {
+            Ok(_) => tracing::info!(%group, partitions = count, "expired committed offsets"),
+            Err(e) => tracing::warn!(%group, error = %e.message, "expiring committed offsets failed"),
+        }
+    }
+}
+
+/// Runs group timers (sessions, join and sync phases), unloads moved groups and expires committed
+/// offsets until `shutdown`.
 pub async fn run(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+    let expiry_every = state.config.offsets_retention_check_interval_ms.max(1) as i64;
+    let mut last_expiry = state.clock.now_ms();
     loop {
+        if state.clock.now_ms() - last_expiry >= expiry_every {
+            last_expiry = state.clock.now_ms();
+            expire_offsets(&state).await;
+        }
         let next = state.groups.tick_all(&state);
         let now = state.clock.now_ms();
         // Wake for the next deadline, a new request, or a metadata change within a second at most.
-        let wait_ms = next.map_or(1_000, |at| (at - now).clamp(1, 1_000));
+        let wait_ms = next.map_or(1_000, |at| (at - now).clamp(1, 1_000)).min(expiry_every.max(1));
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
             _ = state.groups.timer.notified() => {}
