@@ -171,7 +171,9 @@ class BrokerProcess:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "broker_config(toml): broker config TOML for the `cluster` fixture")
+    config.addinivalue_line(
+        "markers", "broker_config(toml): broker config TOML for the `broker` and `cluster` fixtures"
+    )
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -183,10 +185,13 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def broker(tmp_path, request):
-    """A running broker; yields the BrokerProcess (use `.bootstrap`)."""
+    """A running broker; yields the BrokerProcess (use `.bootstrap`). Mark a test (or module, with
+    `pytestmark`) with `@pytest.mark.broker_config("key = value\\n…")` to start it with that TOML config."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    process = BrokerProcess(data_dir, tmp_path / "broker.log").start()
+    marker = request.node.get_closest_marker("broker_config")
+    config_toml = marker.args[0] if marker else None
+    process = BrokerProcess(data_dir, tmp_path / "broker.log", config_toml=config_toml).start()
     try:
         yield process
     finally:

@@ -97,12 +97,10 @@ async fn members_share_partitions_and_a_leaving_member_loses_nothing() {
     let leaving = consumers.pop().expect("three");
     leaving.unsubscribe();
     drop(leaving);
-    let refs: Vec<&BaseConsumer> = consumers.iter().collect();
-    poll_until(&refs, "the two left take over", |a| {
-        a.iter().map(BTreeSet::len).sum::<usize>() == PARTITIONS as usize
-    });
+    // Keep processing (never dropping a polled record) while the two left take over all partitions.
     let deadline = Instant::now() + TIMEOUT;
-    while seen.len() < 600 && Instant::now() < deadline {
+    let mut took_over = false;
+    while (seen.len() < 600 || !took_over) && Instant::now() < deadline {
         for c in &consumers {
             if let Some(Ok(m)) = c.poll(Duration::from_millis(20)) {
                 let value = String::from_utf8(m.payload().unwrap_or_default().to_vec()).expect("utf-8");
@@ -110,8 +108,20 @@ async fn members_share_partitions_and_a_leaving_member_loses_nothing() {
                 c.store_offset_from_message(&m).expect("store offset");
             }
         }
+        took_over |= consumers.iter().map(|c| assigned(c).len()).sum::<usize>() == PARTITIONS as usize;
     }
+    assert!(took_over, "the two left did not take over every partition");
     assert_eq!(seen.len(), 600, "every record processed at least once across the rebalance");
+
+    // The coordinator kept the rebalances with their causes.
+    let output = std::process::Command::new(strom_tests::strom_bin())
+        .args(["groups", "--bootstrap-server", &bootstrap, "--describe", "--group", &group, "--history"])
+        .output()
+        .expect("run strom groups");
+    let history = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "strom groups --history: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(history.contains("member_joined=") && history.contains("member_left=1"), "{history}");
+    assert!(history.contains("left (2 members"), "{history}");
 }
 
 /// Counts the rebalances a consumer goes through.

@@ -303,6 +303,37 @@ impl GroupCoordinator {
         }
     }
 
+    /// The group's rebalance history (oldest first, one line per generation change) and its
+    /// per-cause counters (`cause=count`), for DescribeConfigs on the GROUP resource. NOT_COORDINATOR
+    /// elsewhere; empty for a group this coordinator has not seen rebalance.
+    pub fn history(&self, state: &BrokerState, group_id: &str) -> Result<(Vec<String>, String), ErrorCode> {
+        if let Gate::Answer(code) = gate::check(GroupApi::DescribeGroups, group_id, Self::status(state, group_id)) {
+            return Err(code);
+        }
+        let groups = self.lock();
+        let Some(entry) = groups.get(group_id) else { return Ok((Vec::new(), String::new())) };
+        let history = entry.group.history();
+        let lines = history
+            .records()
+            .map(|r| {
+                format!(
+                    "generation {} at {} ms: {} ({} members, {} ms)",
+                    r.generation_id,
+                    r.completed_ms,
+                    r.cause,
+                    r.member_count,
+                    r.completed_ms - r.started_ms
+                )
+            })
+            .collect();
+        let counts = crate::group::RebalanceCauseKind::ALL
+            .iter()
+            .map(|k| format!("{}={}", k.label(), history.count(*k)))
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok((lines, counts))
+    }
+
     /// Whether `group_id` has active members subscribed to `topic` (OffsetDelete refuses those): the
     /// members' consumer-protocol subscriptions for the chosen protocol are decoded.
     pub fn is_subscribed(&self, group_id: &str, topic: &str) -> bool {

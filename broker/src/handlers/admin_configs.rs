@@ -24,6 +24,14 @@ use crate::topic_config::{ConfigEntry, ConfigSource, TopicConfig};
 /// Kafka resource type codes.
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+/// Kafka's GROUP config resource (DescribeConfigs): Strom answers it with the group's rebalance
+/// history, read-only.
+const GROUP: i8 = 32;
+
+/// Read-only GROUP entry: one line per generation change.
+pub const REBALANCE_HISTORY_CONFIG: &str = "strom.rebalance.history";
+/// Read-only GROUP entry: rebalances counted by cause.
+pub const REBALANCE_CAUSES_CONFIG: &str = "strom.rebalance.causes";
 
 fn s(value: impl Into<String>) -> StrBytes {
     StrBytes::from_string(value.into())
@@ -109,6 +117,22 @@ fn describe_resource(
             (broker_entries(state), true)
         }
         BROKER => return Err((ErrorCode::InvalidRequest, format!("broker '{name}' is not this broker"))),
+        GROUP => {
+            let (lines, counts) =
+                state.groups.history(state, name).map_err(|code| (code, format!("group '{name}'")))?;
+            let entry = |name: &str, value: String, documentation: &'static str| ConfigEntry {
+                name: name.into(),
+                value,
+                source: ConfigSource::Default,
+                config_type: 2,
+                documentation,
+            };
+            let entries = vec![
+                entry(REBALANCE_HISTORY_CONFIG, lines.join("\n"), "The group's generation changes with their causes."),
+                entry(REBALANCE_CAUSES_CONFIG, counts, "Rebalances of the group counted by cause."),
+            ];
+            (entries, true)
+        }
         other => return Err((ErrorCode::InvalidRequest, format!("unsupported resource type {other}"))),
     };
     Ok(entries

@@ -19,6 +19,7 @@ mod cluster;
 mod coordinator;
 mod datetime;
 mod describe;
+mod history;
 mod lag;
 mod list;
 mod output;
@@ -80,6 +81,10 @@ pub struct GroupsArgs {
     /// With --describe --members: also each member's assignment.
     #[arg(long)]
     verbose: bool,
+    /// With --describe: the group's rebalances (generation, cause, members, duration) as its
+    /// coordinator saw them, and counts by cause.
+    #[arg(long, requires = "describe", conflicts_with_all = ["members", "offsets", "state"])]
+    history: bool,
     /// With --reset-offsets: a topic, or some of its partitions (`orders:0,2`); repeatable.
     #[arg(long = "topic", value_name = "TOPIC[:P,P]")]
     topics: Vec<String>,
@@ -232,6 +237,9 @@ pub async fn run(args: GroupsArgs) -> Result<()> {
         return list::run_list(&mut cluster, states, json).await;
     }
     let groups = target_groups(&mut cluster, &args).await?;
+    if args.describe && args.history {
+        return history::run_history(&mut cluster, &groups, json).await;
+    }
     if args.describe {
         return run_describe(&mut cluster, &groups, args.view(), json, now_ms).await;
     }
