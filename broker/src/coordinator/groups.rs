@@ -307,7 +307,9 @@ impl GroupCoordinator {
     /// per-cause counters (`cause=count`), for DescribeConfigs on the GROUP resource. NOT_COORDINATOR
     /// elsewhere; empty for a group this coordinator has not seen rebalance.
     pub fn history(&self, state: &BrokerState, group_id: &str) -> Result<(Vec<String>, String), ErrorCode> {
-        if let Gate::Answer(code) = gate::check(GroupApi::DescribeGroups, group_id, Self::status(state, group_id)) {
+        if let Gate::Answer(code) =
+            gate::check(GroupApi::DescribeGroups, group_id, Self::status(state, group_id))
+        {
             return Err(code);
         }
         let groups = self.lock();

@@ -128,7 +128,11 @@ fn describe_resource(
                 documentation,
             };
             let entries = vec![
-                entry(REBALANCE_HISTORY_CONFIG, lines.join("\n"), "The group's generation changes with their causes."),
+                entry(
+                    REBALANCE_HISTORY_CONFIG,
+                    lines.join("\n"),
+                    "The group's generation changes with their causes.",
+                ),
                 entry(REBALANCE_CAUSES_CONFIG, counts, "Rebalances of the group counted by cause."),
             ];
             (entries, true)
