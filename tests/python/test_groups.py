@@ -121,11 +121,18 @@ class KpMember:
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         )
         if subscribe:
+            # Topic metadata first, so the first JoinGroup's assignment already covers the partitions.
+            # Otherwise kafka-python 3.0.12 assigns nothing, rejoins once the metadata arrives, and
+            # (a client bug) when a poll times out while that metadata-triggered rejoin is in flight it
+            # never applies the new assignment nor re-enables heartbeats: the member sits with no
+            # partitions until the coordinator expires it.
+            assert self.consumer.partitions_for_topic(topic), f"no metadata for {topic}"
             self.consumer.subscribe([topic])
 
     def poll(self, timeout_s=0.1):
-        """[(partition, offset, value)] of one poll."""
-        batches = self.consumer.poll(timeout_ms=int(timeout_s * 1000))
+        """[(partition, offset, value)] of one poll. At least 0.5 s (it returns as soon as records
+        arrive): a kafka-python poll that times out mid-rejoin is what the client bug above needs."""
+        batches = self.consumer.poll(timeout_ms=int(max(timeout_s, 0.5) * 1000))
         return [(tp.partition, r.offset, r.value.decode()) for tp, records in batches.items() for r in records]
 
     def commit(self, offsets):
@@ -211,15 +218,19 @@ class CkMember:
 MEMBERS = {"kafka-python": KpMember, "confluent-kafka": CkMember}
 
 
-def group_offsets(bootstrap, group):
-    """{(topic, partition): committed offset} of `group` per kafka-python's admin OffsetFetch (all
-    partitions the group committed)."""
+def group_commits(bootstrap, group):
+    """{TopicPartition: OffsetAndMetadata} of everything `group` committed, per kafka-python's admin
+    OffsetFetch (it decodes the wire bytes exactly)."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        offsets = admin.list_group_offsets({group: None})[group]
+        return admin.list_group_offsets({group: None})[group]
     finally:
         admin.close()
-    return {(tp.topic, tp.partition): om.offset for tp, om in offsets.items()}
+
+
+def group_offsets(bootstrap, group):
+    """{(topic, partition): committed offset} of `group`."""
+    return {(tp.topic, tp.partition): om.offset for tp, om in group_commits(bootstrap, group).items()}
 
 
 class Worker(threading.Thread):
@@ -284,7 +295,8 @@ def stop_all(workers):
         if worker.is_alive():
             worker._stop_event.set()
     for worker in workers:
-        worker.join(TIMEOUT_S)
+        if worker.ident is not None:
+            worker.join(TIMEOUT_S)
 
 
 # --- 1. spread, leave, no loss ------------------------------------------------------------------
@@ -351,9 +363,10 @@ if client == "kafka-python":
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id="doomed",
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              session_timeout_ms=int(sys.argv[5]), heartbeat_interval_ms=int(sys.argv[6]))
+    consumer.partitions_for_topic(topic)  # see KpMember
     consumer.subscribe([topic])
     while True:
-        consumer.poll(timeout_ms=100)
+        consumer.poll(timeout_ms=500)
         report(sorted(tp.partition for tp in consumer.assignment()))
 else:
     from confluent_kafka import Consumer
@@ -406,9 +419,11 @@ def test_killed_member_is_expired_after_the_session_timeout(broker, client, tmp_
     create_topic(bootstrap, topic, 6)
     produced = produce(bootstrap, topic, 10, 6, "kill")
     child = ChildMember(client, bootstrap, group, topic, tmp_path / "child.log")
-    survivor = Worker(MEMBERS[client](bootstrap, group, topic, "survivor"), commit=False)
+    survivor = None
     try:
         poll_until(child.assignment, lambda a: a == frozenset(range(6)), TIMEOUT_S, "the child owns all partitions")
+        # Created only now and polled at once: a member that is not polled holds up every rebalance.
+        survivor = Worker(MEMBERS[client](bootstrap, group, topic, "survivor"), commit=False)
         survivor.start()
         split = poll_until(lambda: (child.assignment(), assignments([survivor])[0]),
                            lambda a: len(a[0]) == 3 and len(a[1]) == 3 and a[0] | a[1] == frozenset(range(6)),
@@ -435,7 +450,8 @@ def test_killed_member_is_expired_after_the_session_timeout(broker, client, tmp_
         survivor.stop()
     finally:
         child.kill()
-        stop_all([survivor])
+        if survivor is not None:
+            stop_all([survivor])
 
 
 # --- 3. two groups, auto-commit ------------------------------------------------------------------
@@ -554,21 +570,13 @@ def test_commit_metadata_round_trips_confluent(broker):
     assert view(listed.topic_partitions) == expected
     # The bytes the broker stored, read by kafka-python: confluent-kafka's Python binding sends the
     # metadata with its C string terminator (metadata_size = strlen + 1), an empty string when unset.
-    raw = group_offsets_with_metadata(bootstrap, group)
+    raw = {tp.partition: (om.offset, om.metadata, om.leader_epoch)
+           for tp, om in group_commits(bootstrap, group).items()}
     assert raw == {
         0: (7, "checkpoint=7;host=a\x00", 0),
         1: (3, '{"batch": 12, "note": "zürich ✓"}\x00', -1),
         2: (10, "", -1),
     }
-
-
-def group_offsets_with_metadata(bootstrap, group):
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets({group: None})[group]
-    finally:
-        admin.close()
-    return {tp.partition: (om.offset, om.metadata, om.leader_epoch) for tp, om in offsets.items()}
 
 
 # --- 5. strom groups and the admin APIs --------------------------------------------------------------
