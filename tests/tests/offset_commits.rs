@@ -1,11 +1,13 @@
 //! Committed offsets of a standalone consumer (librdkafka, `assign` + `commit`) against 3 controllers +
 //! 3 brokers as processes: FindCoordinator names the group's broker, the commit (with metadata)
 //! round-trips, and it survives kill -9 of the coordinator broker and of the controller leader —
-//! offsets live in the controller quorum, not on the coordinator.
+//! offsets live in the controller quorum, not on the coordinator. A subscribed member's commit is where
+//! the group resumes on a new coordinator; offsets of a group without members expire.
 
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use strom_tests::cluster::ClusterProcesses;
 use strom_tests::kafka;
@@ -106,4 +108,53 @@ async fn offsets_of_a_group_without_members_expire_after_the_retention() {
     drop(member);
     let expired = wait_until(TIMEOUT, || committed(&bootstrap, &group, &topic).is_none());
     assert!(expired, "offsets of the empty group expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_resumes_where_the_group_committed_after_the_coordinator_dies() {
+    let mut cluster = ClusterProcesses::start(3, 3);
+    let topic = unique_topic("group-failover");
+    let group = unique_topic("group");
+    let admin = kafka::admin(&cluster.bootstrap());
+    kafka::create_replicated_topic(&admin, &topic, 1, 3, &[]).await;
+    let producer = kafka::producer(&cluster.bootstrap(), &[("acks", "all")]);
+    for i in 0..20 {
+        let value = format!("r{i:02}");
+        let record = rdkafka::producer::FutureRecord::<(), _>::to(&topic).partition(0).payload(&value);
+        producer.send(record, Duration::from_secs(10)).await.expect("produce");
+    }
+
+    // A subscribed member consumes 10 records and commits after processing them.
+    let member =
+        kafka::consumer(&cluster.bootstrap(), &[("group.id", &group), ("session.timeout.ms", "6000")]);
+    member.subscribe(&[&topic]).expect("subscribe");
+    let mut read = Vec::new();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while read.len() < 10 && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = member.poll(Duration::from_millis(50)) {
+            read.push(m.offset());
+        }
+    }
+    assert_eq!(read, (0..10).collect::<Vec<i64>>(), "the member read the first ten");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(10)).expect("offset");
+    member.commit(&tpl, CommitMode::Sync).expect("member commit");
+    drop(member);
+
+    // The coordinator dies; a new member of the group starts at the committed offset.
+    let coordinator = strom_tests::replica::group_coordinator(cluster.broker_addr(1), &group)
+        .await
+        .expect("FindCoordinator");
+    cluster.kill9_broker(coordinator);
+    let bootstrap = cluster.bootstrap();
+    let next = kafka::consumer(&bootstrap, &[("group.id", &group), ("session.timeout.ms", "6000")]);
+    next.subscribe(&[&topic]).expect("subscribe");
+    let mut first = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while first.is_none() && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = next.poll(Duration::from_millis(50)) {
+            first = Some(m.offset());
+        }
+    }
+    assert_eq!(first, Some(10), "the new member resumed at the group's committed offset");
 }
