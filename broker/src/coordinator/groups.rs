@@ -34,6 +34,8 @@ enum Waiter {
 struct Entry {
     group: Group,
     waiting: HashMap<(String, Api), Waiter>,
+    /// Since when the group has had no members (offset expiry counts from here, KIP-211).
+    empty_since_ms: Option<i64>,
 }
 
 impl Entry {
@@ -114,7 +116,10 @@ impl GroupCoordinator {
                     );
                 }
                 let group = Group::new(group_id, self.config);
-                groups.insert(group_id.to_string(), Entry { group, waiting: HashMap::new() });
+                groups.insert(
+                    group_id.to_string(),
+                    Entry { group, waiting: HashMap::new(), empty_since_ms: None },
+                );
             }
             let Some(entry) = groups.get_mut(group_id) else {
                 return JoinGroupResponse::error(member_id, ErrorCode::CoordinatorNotAvailable);
@@ -371,6 +376,10 @@ impl GroupCoordinator {
             }
             let outcome = entry.group.tick(now_ms);
             entry.deliver(outcome.effects);
+            entry.empty_since_ms = match entry.group.member_count() {
+                0 => Some(entry.empty_since_ms.unwrap_or(now_ms)),
+                _ => None,
+            };
             if let Some(at) = outcome.next_deadline_ms {
                 next = Some(next.map_or(at, |n: i64| n.min(at)));
             }
@@ -382,9 +391,10 @@ impl GroupCoordinator {
     }
 }
 
-/// Committed offsets to expire now (`offsets.retention.minutes`): for each group this broker
-/// coordinates that has no active members, the partitions whose last commit is older than the
-/// retention. (Kafka counts from when the group became empty; Strom counts from the commit.)
+/// Committed offsets to expire now (`offsets.retention.minutes`, KIP-211): for each group this broker
+/// coordinates that has no active members, the partitions whose retention has passed, counted from the
+/// later of their commit and the moment the group became empty (as this coordinator saw it; a group it
+/// never saw with members counts from the commit, like a standalone consumer's).
 fn expired_offsets(state: &BrokerState, now_ms: i64) -> Vec<(String, Vec<(String, i32)>)> {
     let retention_ms = state.config.offsets_retention_minutes.saturating_mul(60_000);
     let image = state.image();
@@ -393,8 +403,11 @@ fn expired_offsets(state: &BrokerState, now_ms: i64) -> Vec<(String, Vec<(String
         if placement::coordinator(&image, group) != Some(state.config.node_id) {
             continue;
         }
-        let active = state.groups.lock().get(group).is_some_and(|e| e.group.member_count() > 0);
-        if active {
+        let (active, empty_since_ms) = match state.groups.lock().get(group) {
+            Some(e) => (e.group.member_count() > 0, e.empty_since_ms.unwrap_or(i64::MAX)),
+            None => (false, i64::MIN),
+        };
+        if active || empty_since_ms == i64::MAX {
             continue;
         }
         let Some(offsets) = image.group_offsets(group) else { continue };
@@ -403,7 +416,9 @@ fn expired_offsets(state: &BrokerState, now_ms: i64) -> Vec<(String, Vec<(String
             .flat_map(|(topic, partitions)| {
                 partitions
                     .iter()
-                    .filter(|(_, c)| c.commit_timestamp_ms.saturating_add(retention_ms) <= now_ms)
+                    .filter(|(_, c)| {
+                        c.commit_timestamp_ms.max(empty_since_ms).saturating_add(retention_ms) <= now_ms
+                    })
                     .map(|(p, _)| (topic.clone(), *p))
             })
             .collect();
