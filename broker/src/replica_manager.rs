@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
@@ -21,15 +20,6 @@ use crate::topic_config::{TopicConfig, TopicDefaults};
 
 const PARTITION_METADATA: &str = "partition.metadata";
 
-/// Replication counters (for metrics).
-#[derive(Debug, Default)]
-pub struct ReplicationStats {
-    /// ISR changes this broker made that removed a replica.
-    pub isr_shrinks: AtomicU64,
-    /// ISR changes this broker made that added a replica.
-    pub isr_expands: AtomicU64,
-}
-
 /// Hosted partitions by (topic name, index).
 pub struct ReplicaManager {
     node_id: i32,
@@ -42,8 +32,6 @@ pub struct ReplicaManager {
     fetchers: ReplicaFetchers,
     /// High watermarks read from the checkpoint at start, for partitions opened later.
     checkpointed: HashMap<(String, i32), i64>,
-    /// ISR change counters.
-    pub stats: ReplicationStats,
     /// Bounds what this broker serves, as leader, to replicas a reassignment is adding.
     pub throttle: Throttle,
 }
@@ -85,7 +73,6 @@ impl ReplicaManager {
             appended: Notify::new(),
             fetchers: ReplicaFetchers::new(node_id, fetcher, clock),
             checkpointed,
-            stats: ReplicationStats::default(),
             throttle: Throttle::default(),
         }
     }
@@ -202,11 +189,6 @@ impl ReplicaManager {
     /// Truncations the replica fetchers made since the last call (to report to the controller).
     pub fn take_truncations(&self) -> Vec<crate::replication::fetcher::TruncationEvent> {
         self.fetchers.take_truncations()
-    }
-
-    /// Number of leaders this broker's replica fetchers fetch from.
-    pub fn fetcher_leader_count(&self) -> usize {
-        self.fetchers.leader_count()
     }
 
     /// Stops the replica fetchers (shutdown or a simulated crash).

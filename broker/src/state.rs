@@ -118,7 +118,16 @@ impl BrokerState {
     /// when the image has no such partition, NOT_LEADER_OR_FOLLOWER when another broker leads it (or
     /// nobody does), so clients refresh their metadata.
     pub fn leader_partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
-        let image = self.image();
+        self.leader_partition_in(&self.image(), topic, index)
+    }
+
+    /// [`leader_partition`](Self::leader_partition) against an image the caller already holds.
+    pub fn leader_partition_in(
+        &self,
+        image: &MetadataImage,
+        topic: &str,
+        index: i32,
+    ) -> Result<Arc<Partition>, ErrorCode> {
         let partition = image
             .topic(topic)
             .and_then(|t| t.partitions.get(&index))

@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
+    ApiKey, ApiVersionsRequest, MetadataRequest, MetadataResponse, RequestHeader, RequestKind,
+    ResponseHeader, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -106,6 +108,29 @@ impl WireConn {
             bail!("{} unexpected bytes after the response", frame.remaining());
         }
         Ok(response)
+    }
+}
+
+/// Metadata (v1–12, no auto-creation) for `topics`, or for every topic with `None`.
+pub async fn metadata(conn: &mut WireConn, topics: Option<&[String]>) -> Result<MetadataResponse> {
+    let version = conn
+        .version(ApiKey::Metadata, 1, 12)
+        .with_context(|| format!("{} does not support Metadata v1+", conn.addr()))?;
+    let topics = topics.map(|names| {
+        names
+            .iter()
+            .map(|t| {
+                MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+            })
+            .collect()
+    });
+    let mut request = MetadataRequest::default().with_topics(topics);
+    if version >= 4 {
+        request = request.with_allow_auto_topic_creation(false);
+    }
+    match conn.send(ApiKey::Metadata, version, &RequestKind::Metadata(request)).await? {
+        ResponseKind::Metadata(response) => Ok(response),
+        _ => bail!("unexpected response to Metadata"),
     }
 }
 

@@ -13,16 +13,17 @@ use crate::state::BrokerState;
 /// NOT_COORDINATOR unless this broker coordinates `group` (COORDINATOR_NOT_AVAILABLE while no broker
 /// is live).
 pub fn check_coordinator(state: &BrokerState, group: &str) -> Result<(), ErrorCode> {
-    match placement::coordinator(&state.image(), group) {
-        Some(node) if node == state.config.node_id => Ok(()),
-        Some(_) => Err(ErrorCode::NotCoordinator),
-        None => Err(ErrorCode::CoordinatorNotAvailable),
+    use crate::group::gate::CoordinatorStatus;
+    match groups::GroupCoordinator::status(state, group) {
+        CoordinatorStatus::Active => Ok(()),
+        CoordinatorStatus::NotCoordinator => Err(ErrorCode::NotCoordinator),
+        CoordinatorStatus::Inactive | CoordinatorStatus::Loading => Err(ErrorCode::CoordinatorNotAvailable),
     }
 }
 
-/// Checks the member and generation an OffsetCommit names against the group's membership
-/// ([`groups::GroupCoordinator::validate_commit`]): a standalone consumer (generation -1, no member)
-/// commits while the group has no active members.
+/// Checks that this broker coordinates the group and that the member and generation an OffsetCommit
+/// names match its membership ([`groups::GroupCoordinator::validate_commit`]): a standalone consumer
+/// (generation -1, no member) commits while the group has no active members.
 pub fn validate_commit(
     state: &BrokerState,
     group: &str,

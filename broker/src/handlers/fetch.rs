@@ -35,13 +35,13 @@ fn read_follower(
     p: &FetchPartition,
     budget: usize,
 ) -> PartitionData {
-    let partition = match state.leader_partition(name, p.partition) {
+    let image = state.image();
+    let partition = match state.leader_partition_in(&image, name, p.partition) {
         Ok(partition) => partition,
         Err(code) => return error_data(p.partition, code),
     };
     let now_ms = state.clock.now_ms();
     // A replica a reassignment is adding is served within the leader's replication throttle.
-    let image = state.image();
     let throttled = image
         .topic(name)
         .and_then(|t| t.partitions.get(&p.partition))

@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use strom_controller::request::ControllerRequest;
 
-use crate::coordinator::{self, groups::GroupCoordinator};
+use crate::coordinator;
 use crate::error_code::ErrorCode;
 use crate::state::BrokerState;
 
@@ -95,14 +95,9 @@ pub async fn offset_delete(state: &BrokerState, r: OffsetDeleteRequest) -> Offse
     if let Err(code) = coordinator::check_coordinator(state, &group) {
         return OffsetDeleteResponse::default().with_error_code(code.code());
     }
-    if state.image().group_offsets(&group).is_none()
-        && GroupCoordinator::status(state, &group) == crate::group::gate::CoordinatorStatus::Active
-    {
-        let known =
-            state.groups.describe(state, &group).is_ok_and(|g| g.state != crate::group::GroupState::Dead);
-        if !known {
-            return OffsetDeleteResponse::default().with_error_code(ErrorCode::GroupIdNotFound.code());
-        }
+    // A group with neither members nor committed offsets describes as Dead.
+    if state.groups.describe(state, &group).is_ok_and(|g| g.state == crate::group::GroupState::Dead) {
+        return OffsetDeleteResponse::default().with_error_code(ErrorCode::GroupIdNotFound.code());
     }
     let mut to_delete = Vec::new();
     let mut topics = Vec::with_capacity(r.topics.len());

@@ -39,9 +39,6 @@ pub async fn handle(state: &BrokerState, request: OffsetCommitRequest) -> Offset
     if group.is_empty() {
         return all_failed(&request, ErrorCode::InvalidGroupId);
     }
-    if let Err(code) = coordinator::check_coordinator(state, &group) {
-        return all_failed(&request, code);
-    }
     let instance = request.group_instance_id.as_ref().map(|s| s.as_str());
     if let Err(code) = coordinator::validate_commit(
         state,

@@ -128,14 +128,6 @@ impl Partition {
         }
     }
 
-    /// Committed ISR size while leading (0 otherwise).
-    pub fn isr_len(&self) -> usize {
-        match &self.lock().role {
-            Role::Leader(state) => state.isr.len(),
-            Role::Follower { .. } => 0,
-        }
-    }
-
     /// `min.insync.replicas` in force.
     pub fn min_isr(&self) -> i64 {
         self.lock().min_isr

@@ -87,8 +87,8 @@ impl AppendPolicy {
 enum Role {
     /// Leads it: tracks followers, computes the high watermark.
     Leader(LeaderState),
-    /// Follows `leader` (-1: offline, nobody leads).
-    Follower { leader: i32 },
+    /// Follows another broker's leadership, or waits for one (offline).
+    Follower,
 }
 
 /// What acks=all waiters and metrics watch: published whenever one of these changes.
@@ -121,7 +121,7 @@ impl Inner {
     fn progress(&self) -> Progress {
         let (is_leader, isr_len) = match &self.role {
             Role::Leader(state) => (true, state.isr.len()),
-            Role::Follower { .. } => (false, 0),
+            Role::Follower => (false, 0),
         };
         Progress {
             high_watermark: self.high_watermark,
@@ -212,7 +212,7 @@ impl Partition {
             producers,
             policy: AppendPolicy::new(&config),
             leader_epoch: -1,
-            role: Role::Follower { leader: -1 },
+            role: Role::Follower,
             high_watermark,
             min_isr: config.min_insync_replicas(),
             deleted: false,
@@ -248,14 +248,6 @@ impl Partition {
         matches!(self.lock().role, Role::Leader(_))
     }
 
-    /// The leader this replica follows (`None` when it leads; -1 when the partition is offline).
-    pub fn following(&self) -> Option<i32> {
-        match self.lock().role {
-            Role::Leader(_) => None,
-            Role::Follower { leader } => Some(leader),
-        }
-    }
-
     /// Applies the topic config and the partition's state from the metadata image: a new leader epoch
     /// naming this broker makes it leader (the epoch is recorded as starting at the log end offset);
     /// any other leader makes it a follower.
@@ -265,7 +257,7 @@ impl Partition {
         inner.policy = AppendPolicy::new(&config);
         inner.min_isr = config.min_insync_replicas();
         let same_epoch = view.leader_epoch == inner.leader_epoch;
-        inner.role = match std::mem::replace(&mut inner.role, Role::Follower { leader: -1 }) {
+        inner.role = match std::mem::replace(&mut inner.role, Role::Follower) {
             Role::Leader(mut state) if same_epoch && view.leader == self.node_id => {
                 state.update(view, now_ms);
                 Role::Leader(state)
@@ -282,7 +274,7 @@ impl Partition {
                     tracing::info!(topic = %self.topic, partition = self.index, leader = view.leader,
                         leader_epoch = view.leader_epoch, "following");
                 }
-                Role::Follower { leader: view.leader }
+                Role::Follower
             }
         };
         inner.leader_epoch = view.leader_epoch;
@@ -439,7 +431,7 @@ impl Partition {
     pub fn delete(&self) -> std::io::Result<()> {
         let mut inner = self.lock();
         inner.deleted = true;
-        inner.role = Role::Follower { leader: -1 };
+        inner.role = Role::Follower;
         self.publish(&inner);
         std::fs::remove_dir_all(inner.log.dir())
     }

@@ -150,11 +150,6 @@ impl ReplicaFetchers {
             fetcher.task.abort();
         }
     }
-
-    /// Number of leaders being fetched from (tests, metrics).
-    pub fn leader_count(&self) -> usize {
-        self.fetchers.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
 }
 
 impl Drop for ReplicaFetchers {

@@ -4,7 +4,6 @@
 //! controller answers; a refused or failed change is proposed again on a later tick if still due.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use strom_controller::request::ControllerRequest;
@@ -69,14 +68,6 @@ async fn send(state: Arc<BrokerState>, partition: Arc<Partition>, proposal: crat
     };
     match state.execute(ControllerRequest::AlterPartition { request }).await {
         Ok(_) => {
-            let shrunk = old_isr.iter().any(|r| !proposal.new_isr.contains(r));
-            let expanded = proposal.new_isr.iter().any(|r| !old_isr.contains(r));
-            if shrunk {
-                state.replicas.stats.isr_shrinks.fetch_add(1, Ordering::Relaxed);
-            }
-            if expanded {
-                state.replicas.stats.isr_expands.fetch_add(1, Ordering::Relaxed);
-            }
             tracing::info!(topic = %partition.topic, partition = partition.index, ?old_isr,
                 new_isr = ?proposal.new_isr, "ISR changed");
         }

@@ -174,11 +174,6 @@ impl LeaderState {
     pub fn clear_pending(&mut self) {
         self.pending_isr = None;
     }
-
-    /// Whether an ISR change is in flight.
-    pub fn has_pending(&self) -> bool {
-        self.pending_isr.is_some()
-    }
 }
 
 #[cfg(test)]

@@ -37,11 +37,6 @@ impl Throttle {
         }
     }
 
-    /// The rate in force.
-    pub fn rate(&self) -> Option<u64> {
-        self.bucket.lock().unwrap_or_else(|e| e.into_inner()).rate
-    }
-
     /// Bytes a throttled read may take now (`usize::MAX` when unthrottled, 0 while in debt).
     pub fn available(&self, now_ms: i64) -> usize {
         let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());

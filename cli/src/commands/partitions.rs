@@ -11,16 +11,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ElectLeadersRequest, ElectLeadersResponse, MetadataRequest, MetadataResponse, RequestKind,
-    ResponseKind, TopicName,
+    ApiKey, ElectLeadersRequest, ElectLeadersResponse, MetadataResponse, RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use serde::Serialize;
 
 use crate::output::{OutputArgs, print_json, print_text};
-use crate::wire::{WireConn, connect_any, error_name};
+use crate::wire::{self, WireConn, connect_any, error_name};
 
 /// Kafka's ELECTION_NOT_NEEDED.
 const ELECTION_NOT_NEEDED: i16 = 84;
@@ -174,21 +172,6 @@ fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
 }
 
-/// Metadata for `topic` (or for no topic): brokers, controller id and the topic's partitions.
-async fn metadata(conn: &mut WireConn, topic: Option<&str>) -> Result<MetadataResponse> {
-    let version =
-        conn.version(ApiKey::Metadata, 1, 12).context("the broker does not support Metadata v1+")?;
-    let topics = topic.map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))));
-    let mut request = MetadataRequest::default().with_topics(Some(topics.into_iter().collect()));
-    if version >= 4 {
-        request = request.with_allow_auto_topic_creation(false);
-    }
-    match conn.send(ApiKey::Metadata, version, &RequestKind::Metadata(request)).await? {
-        ResponseKind::Metadata(response) => Ok(response),
-        _ => bail!("unexpected response to Metadata"),
-    }
-}
-
 /// A connection to the controller that `metadata` names, or `conn` itself when it is the controller
 /// (or the controller is unknown).
 async fn controller_conn(conn: WireConn, metadata: &MetadataResponse, timeout: Duration) -> Result<WireConn> {
@@ -227,7 +210,8 @@ fn requested_partitions(
 async fn elect_leaders(args: ElectLeadersArgs) -> Result<()> {
     let timeout = Duration::from_millis(args.request_timeout_ms.max(1));
     let mut conn = connect_any(&args.bootstrap_server, timeout).await?;
-    let metadata = metadata(&mut conn, args.topic.as_deref()).await?;
+    let topics: Vec<String> = args.topic.iter().cloned().collect();
+    let metadata = wire::metadata(&mut conn, Some(&topics)).await?;
     let topic_partitions = requested_partitions(&args, &metadata)?;
     let mut conn = controller_conn(conn, &metadata, timeout).await?;
     let min_version = if args.election_type == ElectionKind::Unclean { 1 } else { 0 };

@@ -17,14 +17,13 @@ use kafka_protocol::messages::alter_partition_reassignments_request::{
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, ApiKey, BrokerId, DescribeLogDirsRequest,
-    IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest, MetadataResponse,
-    RequestKind, ResponseKind, TopicName,
+    IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use serde::Deserialize;
 
 use crate::output::print_text;
-use crate::wire::{WireConn, connect_any, error_name};
+use crate::wire::{self, WireConn, connect_any, error_name};
 
 /// The broker config `--throttle` sets.
 const THROTTLE_CONFIG: &str = "leader.replication.throttled.rate";
@@ -281,18 +280,6 @@ async fn set_throttle(conn: &mut WireConn, rate: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-async fn metadata(conn: &mut WireConn) -> Result<MetadataResponse> {
-    let version = conn.version(ApiKey::Metadata, 1, 12).context("Metadata v1+ unsupported")?;
-    let mut request = MetadataRequest::default().with_topics(None);
-    if version >= 4 {
-        request = request.with_allow_auto_topic_creation(false);
-    }
-    match conn.send(ApiKey::Metadata, version, &RequestKind::Metadata(request)).await? {
-        ResponseKind::Metadata(response) => Ok(response),
-        _ => bail!("unexpected response to Metadata"),
-    }
-}
-
 /// Size of `topic`-`partition` on the broker at `addr` (DescribeLogDirs), if it holds it.
 async fn partition_size(
     conns: &mut BTreeMap<String, WireConn>,
@@ -343,7 +330,7 @@ async fn wait(conn: &mut WireConn, started: &[&PlanEntry], limit: Duration, time
         if Instant::now() >= deadline {
             bail!("{} reassignment(s) still in progress after {limit:?}", pending.len());
         }
-        let meta = metadata(conn).await?;
+        let meta = wire::metadata(conn, None).await?;
         let addrs: BTreeMap<i32, String> =
             meta.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port))).collect();
         let mut text = String::new();
@@ -398,7 +385,7 @@ async fn wait(conn: &mut WireConn, started: &[&PlanEntry], limit: Duration, time
         print_text(&text)?;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let meta = metadata(conn).await?;
+    let meta = wire::metadata(conn, None).await?;
     let mut text = String::new();
     for e in started {
         let replicas = meta

@@ -94,6 +94,41 @@ impl PartitionImage {
         !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
     }
 
+    /// Applies a `PartitionChange` or `PartitionReassignment` record addressed to this partition (other
+    /// records are ignored). The one place these records change a partition: replay and the decisions
+    /// that need the state after their own records both use it.
+    pub fn apply(&mut self, record: &MetadataRecord) {
+        match record {
+            MetadataRecord::PartitionChange {
+                leader,
+                isr,
+                leader_epoch,
+                partition_epoch,
+                leader_recovery_state,
+                ..
+            } => {
+                self.leader = *leader;
+                self.isr.clone_from(isr);
+                self.leader_epoch = *leader_epoch;
+                self.partition_epoch = *partition_epoch;
+                self.leader_recovery_state = *leader_recovery_state;
+            }
+            MetadataRecord::PartitionReassignment {
+                replicas,
+                adding_replicas,
+                removing_replicas,
+                partition_epoch,
+                ..
+            } => {
+                self.replicas.clone_from(replicas);
+                self.adding_replicas.clone_from(adding_replicas);
+                self.removing_replicas.clone_from(removing_replicas);
+                self.partition_epoch = *partition_epoch;
+            }
+            _ => {}
+        }
+    }
+
     /// The replica set a reassignment is moving to (the replicas when none is in progress).
     pub fn target_replicas(&self) -> Vec<i32> {
         self.replicas.iter().copied().filter(|r| !self.removing_replicas.contains(r)).collect()
@@ -276,28 +311,18 @@ impl MetadataImage {
                     );
                 }
             }
-            MetadataRecord::PartitionChange {
-                topic_id,
-                partition,
-                leader,
-                isr,
-                leader_epoch,
-                partition_epoch,
-                leader_recovery_state,
-            } => {
+            MetadataRecord::PartitionChange { topic_id, partition, .. }
+            | MetadataRecord::PartitionReassignment { topic_id, partition, .. } => {
                 if let Some(topic) = self.topic_by_id_mut(*topic_id)
                     && let Some(state) = topic.partitions.get_mut(partition)
                 {
-                    let unclean = *leader_recovery_state == LeaderRecoveryState::Recovering
-                        && *leader_epoch != state.leader_epoch;
-                    state.leader = *leader;
-                    state.isr.clone_from(isr);
-                    state.leader_epoch = *leader_epoch;
-                    state.partition_epoch = *partition_epoch;
-                    state.leader_recovery_state = *leader_recovery_state;
+                    let epoch_before = state.leader_epoch;
+                    state.apply(record);
+                    let unclean = state.leader_recovery_state == LeaderRecoveryState::Recovering
+                        && state.leader_epoch != epoch_before;
                     if unclean {
                         let epochs = topic.unclean_epochs.entry(*partition).or_default();
-                        epochs.push(*leader_epoch);
+                        epochs.push(state.leader_epoch);
                         if epochs.len() > UNCLEAN_EPOCHS_KEPT {
                             epochs.remove(0);
                         }
@@ -378,23 +403,6 @@ impl MetadataImage {
             },
             MetadataRecord::ProducerIds { next_producer_id } => {
                 self.next_producer_id = self.next_producer_id.max(*next_producer_id);
-            }
-            MetadataRecord::PartitionReassignment {
-                topic_id,
-                partition,
-                replicas,
-                adding_replicas,
-                removing_replicas,
-                partition_epoch,
-            } => {
-                if let Some(state) =
-                    self.topic_by_id_mut(*topic_id).and_then(|topic| topic.partitions.get_mut(partition))
-                {
-                    state.replicas.clone_from(replicas);
-                    state.adding_replicas.clone_from(adding_replicas);
-                    state.removing_replicas.clone_from(removing_replicas);
-                    state.partition_epoch = *partition_epoch;
-                }
             }
             MetadataRecord::DataLoss {
                 topic_id,

@@ -9,9 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, MetadataRequest, RequestKind, ResponseKind, TopicName,
+    ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -103,18 +102,7 @@ impl Cluster {
 
     /// Asks the bootstrap server for the brokers and for `topics`' partitions and leaders.
     pub async fn refresh_metadata(&mut self, topics: &[String]) -> Result<()> {
-        let conn = self.bootstrap_conn()?;
-        let version = require_version(conn, ApiKey::Metadata, 1, 12)?;
-        let requested = topics.iter().map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))));
-        let mut request = MetadataRequest::default().with_topics(Some(requested.collect()));
-        if version >= 4 {
-            request = request.with_allow_auto_topic_creation(false);
-        }
-        let ResponseKind::Metadata(response) =
-            conn.send(ApiKey::Metadata, version, &RequestKind::Metadata(request)).await?
-        else {
-            bail!("unexpected response to Metadata");
-        };
+        let response = crate::wire::metadata(self.bootstrap_conn()?, Some(topics)).await?;
         self.brokers =
             response.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host, b.port))).collect();
         for topic in &response.topics {

@@ -82,17 +82,7 @@ mod tests {
     use crate::metadata::image::LeaderRecoveryState;
 
     fn image() -> (MetadataImage, Uuid) {
-        let mut image = MetadataImage::default();
-        for id in 1..=2 {
-            image.replay(&MetadataRecord::RegisterBroker {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                host: "h".into(),
-                port: 9092,
-                rack: None,
-                fenced: false,
-            });
-        }
+        let mut image = super::super::test_support::with_brokers(1..=2);
         let topic_id = Uuid::from_u128(9);
         image.replay(&MetadataRecord::Topic { name: "t".into(), topic_id });
         image.replay(&MetadataRecord::Partition {

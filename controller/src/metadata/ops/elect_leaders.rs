@@ -187,17 +187,7 @@ mod tests {
     /// Brokers 1–3 active; topic `t` with partition 0 on [1, 2, 3] led by 2 (ISR all three) and
     /// partition 1 on [2, 3, 1] led by 2.
     fn setup() -> MetadataImage {
-        let mut image = MetadataImage::default();
-        for id in 1..=3 {
-            image.replay(&MetadataRecord::RegisterBroker {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                host: "h".into(),
-                port: 9092,
-                rack: None,
-                fenced: false,
-            });
-        }
+        let mut image = super::super::test_support::with_brokers(1..=3);
         image.replay(&MetadataRecord::Topic { name: "t".into(), topic_id: TOPIC });
         for (partition, replicas) in [(0, vec![1, 2, 3]), (1, vec![2, 3, 1])] {
             image.replay(&MetadataRecord::Partition {

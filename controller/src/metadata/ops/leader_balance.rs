@@ -89,17 +89,7 @@ mod tests {
     /// Brokers 1–3; topic `t` with `n` partitions, replicas rotated so partition `i`'s preferred
     /// replica is broker `i % 3 + 1`, each led by its preferred replica.
     fn setup(n: i32) -> MetadataImage {
-        let mut image = MetadataImage::default();
-        for id in 1..=3 {
-            image.replay(&MetadataRecord::RegisterBroker {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                host: "h".into(),
-                port: 9092,
-                rack: None,
-                fenced: false,
-            });
-        }
+        let mut image = super::super::test_support::with_brokers(1..=3);
         image.replay(&MetadataRecord::Topic { name: "t".into(), topic_id: TOPIC });
         for partition in 0..n {
             let replicas: Vec<i32> = (0..3).map(|k| (partition + k) % 3 + 1).collect();

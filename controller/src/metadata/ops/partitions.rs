@@ -158,58 +158,15 @@ pub fn alter_partition(
     let change = PartitionChange::new(partition)
         .with_isr(request.new_isr.clone())
         .with_recovery_state(request.leader_recovery_state);
-    let record = change.build(request.topic_id, request.partition, |r| image.is_active(r));
-    let state = match &record {
-        Some(MetadataRecord::PartitionChange {
-            leader,
-            isr,
-            leader_epoch,
-            partition_epoch,
-            leader_recovery_state,
-            ..
-        }) => PartitionState {
-            leader: *leader,
-            leader_epoch: *leader_epoch,
-            partition_epoch: *partition_epoch,
-            isr: isr.clone(),
-            leader_recovery_state: *leader_recovery_state,
-        },
-        _ => PartitionState::from(partition),
-    };
-    let after = PartitionImage {
-        leader: state.leader,
-        isr: state.isr.clone(),
-        leader_epoch: state.leader_epoch,
-        partition_epoch: state.partition_epoch,
-        leader_recovery_state: state.leader_recovery_state,
-        ..partition.clone()
-    };
+    let mut records: Vec<MetadataRecord> =
+        change.build(request.topic_id, request.partition, |r| image.is_active(r)).into_iter().collect();
+    let mut after = partition.clone();
+    records.iter().for_each(|r| after.apply(r));
     let completion =
         super::reassignment::complete_if_caught_up(image, request.topic_id, request.partition, &after);
-    let state = match completion.iter().rev().find_map(|r| match r {
-        MetadataRecord::PartitionChange {
-            leader,
-            isr,
-            leader_epoch,
-            partition_epoch,
-            leader_recovery_state,
-            ..
-        } => Some(PartitionState {
-            leader: *leader,
-            leader_epoch: *leader_epoch,
-            partition_epoch: *partition_epoch,
-            isr: isr.clone(),
-            leader_recovery_state: *leader_recovery_state,
-        }),
-        _ => None,
-    }) {
-        Some(final_state) => final_state,
-        None if !completion.is_empty() => {
-            PartitionState { partition_epoch: state.partition_epoch + 1, ..state }
-        }
-        None => state,
-    };
-    Ok((record.into_iter().chain(completion).collect(), state))
+    completion.iter().for_each(|r| after.apply(r));
+    records.extend(completion);
+    Ok((records, PartitionState::from(&after)))
 }
 
 #[cfg(test)]
@@ -218,17 +175,7 @@ mod tests {
     use crate::metadata::ops::{fence_broker, unfence_broker};
 
     fn setup() -> (MetadataImage, Uuid) {
-        let mut image = MetadataImage::default();
-        for id in 1..=3 {
-            image.replay(&MetadataRecord::RegisterBroker {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                host: "h".into(),
-                port: 9092,
-                rack: None,
-                fenced: false,
-            });
-        }
+        let mut image = super::super::test_support::with_brokers(1..=3);
         let topic_id = Uuid::from_u128(7);
         image.replay(&MetadataRecord::Topic { name: "t".into(), topic_id });
         image.replay(&MetadataRecord::Partition {

@@ -105,13 +105,8 @@ pub fn complete(
         removing_replicas: Vec::new(),
         partition_epoch,
     }];
-    let moved = PartitionImage {
-        replicas: target.to_vec(),
-        adding_replicas: Vec::new(),
-        removing_replicas: Vec::new(),
-        partition_epoch,
-        ..current.clone()
-    };
+    let mut moved = current.clone();
+    moved.apply(&records[0]);
     let isr: Vec<i32> = current.isr.iter().copied().filter(|r| target.contains(r)).collect();
     let isr = if isr.is_empty() { current.isr.clone() } else { isr };
     let eligible = |r: i32| target.contains(&r) && image.is_active(r);
@@ -139,17 +134,7 @@ mod tests {
     use crate::metadata::ops::{AlterPartitionRequest, alter_partition};
 
     fn setup() -> (MetadataImage, Uuid) {
-        let mut image = MetadataImage::default();
-        for id in 1..=4 {
-            image.replay(&MetadataRecord::RegisterBroker {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                host: "h".into(),
-                port: 9092,
-                rack: None,
-                fenced: false,
-            });
-        }
+        let mut image = super::super::test_support::with_brokers(1..=4);
         let topic_id = Uuid::from_u128(7);
         image.replay(&MetadataRecord::Topic { name: "t".into(), topic_id });
         image.replay(&MetadataRecord::Partition {
