@@ -12,6 +12,11 @@ PY_PINS=(
     "confluent-kafka==2.16.1"
     "pytest==9.2.0"
     "pytest-timeout==2.4.0"
+    # deploy/ validation (tests/python/test_deploy_files.py): Kubernetes schemas bundled in the wheel,
+    # so manifests validate offline; jsonschema and PyYAML are used directly by the test too.
+    "kubernetes-validate==1.37.0"
+    "jsonschema==4.26.0"
+    "PyYAML==6.0.3"
 )
 
 have_curl_headers() {
@@ -66,4 +71,35 @@ if pins_satisfied; then
 else
     echo "setup-test-env: installing ${PY_PINS[*]} into .venv"
     .venv/bin/python -m pip install --disable-pip-version-check -q "${PY_PINS[@]}"
+fi
+
+# promtool (tests/python/test_deploy_files.py checks deploy/prometheus with it) comes with Debian's
+# `prometheus` package. Only the binaries are wanted: a policy-rc.d that denies service starts is in
+# place during the install (containers), and on a systemd host the unit is disabled and stopped.
+if ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup-test-env: installing promtool (Debian package prometheus, service left stopped)"
+        export DEBIAN_FRONTEND=noninteractive
+        policy_rc=/usr/sbin/policy-rc.d
+        added_policy=0
+        if [ ! -e "$policy_rc" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy_rc"
+            chmod 755 "$policy_rc"
+            added_policy=1
+        fi
+        apt_status=0
+        apt-get install -y -q --no-install-recommends prometheus \
+            || { apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; } \
+            || apt_status=$?
+        if [ "$added_policy" -eq 1 ]; then
+            rm -f "$policy_rc"
+        fi
+        [ "$apt_status" -eq 0 ] || exit "$apt_status"
+        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+        fi
+    else
+        echo "setup-test-env: promtool is required (apt-get install --no-install-recommends prometheus)" >&2
+        exit 1
+    fi
 fi

@@ -1,18 +1,21 @@
-//! Broker lifecycle: open the data directory, recover partition logs, register in the metadata image,
-//! bind the Kafka listener, run housekeeping (retention, `flush.ms`), and shut down cleanly.
+//! Broker lifecycle: open the data directory, recover partition logs, bind the Kafka listeners,
+//! register every listener's advertised endpoint in the metadata image, run housekeeping (retention,
+//! `flush.ms`), and shut down cleanly.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::BrokerConfig;
+use crate::listener::{ListenerError, ListenerPlan};
 use crate::metadata::cluster::{BrokerIdentity, ClusterMetadata};
-use crate::metadata::{MetadataRecord, MetadataStore};
+use crate::metadata::{BrokerEndpoint, MetadataRecord, MetadataStore};
 use crate::replica_manager::ReplicaManager;
 use crate::server;
 use crate::state::{self, BrokerState, MetadataSource};
@@ -35,6 +38,9 @@ pub enum BrokerError {
     /// A partition log could not be recovered.
     #[error(transparent)]
     Log(#[from] crate::log::LogError),
+    /// The listener settings do not fit together.
+    #[error("invalid listener config: {0}")]
+    Config(#[from] ListenerError),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BrokerError {
@@ -48,16 +54,49 @@ pub struct Broker;
 /// A running broker; call [`BrokerHandle::shutdown`] to stop it cleanly.
 pub struct BrokerHandle {
     kafka_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    listeners: Vec<(String, SocketAddr)>,
     state: Arc<BrokerState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-fn advertised(config: &BrokerConfig, bound: SocketAddr) -> (String, i32) {
-    let host = config.advertised_host.clone().unwrap_or_else(|| {
-        if bound.ip().is_unspecified() { "localhost".to_string() } else { bound.ip().to_string() }
-    });
-    (host, i32::from(config.advertised_port.unwrap_or(bound.port())))
+/// One bound Kafka listener.
+struct BoundListener {
+    name: Arc<str>,
+    socket: TcpListener,
+    addr: SocketAddr,
+}
+
+/// What this broker registers: every listener's advertised endpoint, and the inter-broker listener's
+/// (repeated in the registration's host/port, which older readers use).
+struct Advertised {
+    endpoints: Vec<BrokerEndpoint>,
+    inter_broker: BrokerEndpoint,
+}
+
+/// Binds every listener of `plan`, in order, and works out what each advertises.
+async fn bind_listeners(plan: &ListenerPlan) -> Result<(Vec<BoundListener>, Advertised), BrokerError> {
+    let mut bound = Vec::with_capacity(plan.listeners.len());
+    let mut endpoints = Vec::with_capacity(plan.listeners.len());
+    for listener in &plan.listeners {
+        let (host, port) = (listener.bind_host.as_str(), listener.bind_port);
+        let socket = TcpListener::bind((host, port))
+            .await
+            .map_err(io(format!("binding listener {} to {host} port {port}", listener.name)))?;
+        let addr = socket.local_addr().map_err(io("reading listener address"))?;
+        let (advertised_host, advertised_port) = listener.advertised(addr);
+        endpoints.push(BrokerEndpoint {
+            name: listener.name.clone(),
+            host: advertised_host,
+            port: advertised_port,
+        });
+        bound.push(BoundListener { name: Arc::from(listener.name.as_str()), socket, addr });
+    }
+    // The plan has at least one listener and names an inter-broker listener among them.
+    let inter_broker =
+        endpoints.iter().find(|e| e.name == plan.inter_broker_listener_name).unwrap_or(&endpoints[0]).clone();
+    Ok((bound, Advertised { endpoints, inter_broker }))
 }
 
 impl Broker {
@@ -71,15 +110,15 @@ impl Broker {
         config: BrokerConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<BrokerHandle, BrokerError> {
+        let plan = config.listener_plan()?;
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
-        let listener = tokio::net::TcpListener::bind(config.listener)
-            .await
-            .map_err(io(format!("binding {}", config.listener)))?;
-        let kafka_addr = listener.local_addr().map_err(io("reading listener address"))?;
-        let (host, port) = advertised(&config, kafka_addr);
+        let (bound, advertised) = bind_listeners(&plan).await?;
+        let kafka_addr = bound[0].addr;
+        let listeners = bound.iter().map(|l| (l.name.to_string(), l.addr)).collect();
         let replicas = Arc::new(ReplicaManager::new(
             config.node_id,
+            plan.inter_broker_listener_name.clone(),
             data_dir.clone(),
             config.topic_defaults.clone(),
             config.fetcher_settings(),
@@ -87,10 +126,14 @@ impl Broker {
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        let endpoint = crate::metrics::Endpoint::start(config.metrics_listen, shutdown_rx.clone())
+            .await
+            .map_err(io(format!("binding the metrics listener {:?}", config.metrics_listen)))?;
+        let metrics_addr = endpoint.addr;
         let (metadata, cluster_id) = if config.controllers.is_empty() {
-            open_single_node(&config, &host, port)?
+            open_single_node(&config, &advertised)?
         } else {
-            join_cluster(&config, &host, port, &replicas, &clock, &shutdown_rx, &mut tasks).await?
+            join_cluster(&config, &advertised, &replicas, &clock, &shutdown_rx, &mut tasks).await?
         };
         let image = match &metadata {
             MetadataSource::Local(store) => store.image(),
@@ -98,35 +141,47 @@ impl Broker {
         };
         replicas.apply_image(&image, clock.now_ms())?;
         tracing::info!(node_id = config.node_id, %kafka_addr, cluster_id, partitions = replicas.all().len(), "broker started");
-        let state = Arc::new(BrokerState::new(config, cluster_id, metadata, replicas, clock));
-        tasks.push(tokio::spawn(server::run(state.clone(), listener, shutdown_rx.clone())));
+        let state = Arc::new(BrokerState::new(
+            config,
+            cluster_id,
+            metadata,
+            replicas,
+            clock,
+            endpoint.metrics.clone(),
+        ));
+        endpoint.attach(&state);
+        tasks.extend(endpoint.task);
+        for listener in bound {
+            let serve = server::run(state.clone(), listener.socket, listener.name, shutdown_rx.clone());
+            tasks.push(tokio::spawn(serve));
+        }
         tasks.push(tokio::spawn(crate::replication::isr::run(state.clone(), shutdown_rx.clone())));
         tasks.push(tokio::spawn(crate::coordinator::offsets::run(state.clone(), shutdown_rx.clone())));
         tasks.push(tokio::spawn(crate::coordinator::groups::run(state.clone(), shutdown_rx.clone())));
         tasks.push(tokio::spawn(housekeeping(state.clone(), shutdown_rx)));
-        Ok(BrokerHandle { kafka_addr, state, shutdown, tasks })
+        Ok(BrokerHandle { kafka_addr, listeners, metrics_addr, state, shutdown, tasks })
     }
 }
 
 /// Single-node mode: the broker keeps the metadata log and registers itself in it.
 fn open_single_node(
     config: &BrokerConfig,
-    host: &str,
-    port: i32,
+    advertised: &Advertised,
 ) -> Result<(MetadataSource, String), BrokerError> {
+    let (host, port) = (&advertised.inter_broker.host, advertised.inter_broker.port);
     let cluster_id = state::load_or_create_meta(&config.data_dir, config.node_id)
         .map_err(io("reading meta.properties"))?;
     let metadata = MetadataStore::open(&config.data_dir)?;
-    let registered = metadata
-        .image()
-        .broker(config.node_id)
-        .is_some_and(|b| b.host == host && b.port == port && b.rack == config.rack);
+    let registered = metadata.image().broker(config.node_id).is_some_and(|b| {
+        &b.host == host && b.port == port && b.endpoints == advertised.endpoints && b.rack == config.rack
+    });
     if !registered {
         metadata.commit(&[MetadataRecord::RegisterBroker {
             broker_id: config.node_id,
             incarnation_id: uuid::Uuid::new_v4(),
-            host: host.to_string(),
+            host: host.clone(),
             port,
+            endpoints: advertised.endpoints.clone(),
             rack: config.rack.clone(),
             // Single-node store: no controller heartbeats, so the broker registers unfenced.
             fenced: false,
@@ -149,8 +204,7 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// the image), register, and heartbeat. Returns once the image shows this broker registered.
 async fn join_cluster(
     config: &BrokerConfig,
-    host: &str,
-    port: i32,
+    advertised: &Advertised,
     replicas: &Arc<ReplicaManager>,
     clock: &Arc<dyn Clock>,
     shutdown: &watch::Receiver<bool>,
@@ -162,8 +216,9 @@ async fn join_cluster(
         broker_id: config.node_id,
         incarnation_id: uuid::Uuid::new_v4(),
         cluster_id: known_cluster_id.clone().unwrap_or_default(),
-        host: host.to_string(),
-        port,
+        host: advertised.inter_broker.host.clone(),
+        port: advertised.inter_broker.port,
+        endpoints: advertised.endpoints.clone(),
         rack: config.rack.clone(),
     };
     let cluster = Arc::new(ClusterMetadata::new(config.controllers.clone(), identity));
@@ -252,9 +307,19 @@ async fn housekeeping(state: Arc<BrokerState>, mut shutdown: watch::Receiver<boo
 }
 
 impl BrokerHandle {
-    /// Address the Kafka listener is bound to.
+    /// Address the first Kafka listener is bound to.
     pub fn kafka_addr(&self) -> SocketAddr {
         self.kafka_addr
+    }
+
+    /// Every Kafka listener, by name, with the address it is bound to, in configuration order.
+    pub fn listeners(&self) -> &[(String, SocketAddr)] {
+        &self.listeners
+    }
+
+    /// Address of the HTTP endpoint (`/metrics`, `/health/*`), when one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Stops the broker like a crash would (tests): background tasks and the listener are aborted,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::listener::{ListenerError, ListenerPlan, ListenerSpec};
 use crate::topic_config::TopicDefaults;
 
 /// A configuration file that could not be read or parsed.
@@ -24,6 +25,9 @@ pub enum ConfigError {
     /// The file is not valid TOML for [`BrokerConfig`].
     #[error("invalid config: {0}")]
     Parse(#[from] toml::de::Error),
+    /// The listener settings do not fit together.
+    #[error("invalid listener config: {0}")]
+    Listeners(#[from] ListenerError),
 }
 
 /// Everything one broker node needs to start.
@@ -32,12 +36,23 @@ pub enum ConfigError {
 pub struct BrokerConfig {
     /// `node.id`: this broker's id in the cluster.
     pub node_id: i32,
-    /// Address the Kafka listener binds (`listeners`); port 0 picks an ephemeral port.
+    /// Address the single Kafka listener (named `PLAINTEXT`) binds when `listeners` is empty; port 0
+    /// picks an ephemeral port.
     pub listener: SocketAddr,
-    /// Host advertised to clients in Metadata (`advertised.listeners`); defaults to the bound IP.
+    /// Host the single listener advertises to clients in Metadata; defaults to the bound IP.
     pub advertised_host: Option<String>,
-    /// Port advertised to clients; defaults to the bound port.
+    /// Port the single listener advertises; defaults to the bound port.
     pub advertised_port: Option<u16>,
+    /// `listeners`: named Kafka listeners, `NAME://HOST:PORT` each (replaces `listener`).
+    pub listeners: Vec<ListenerSpec>,
+    /// `advertised.listeners`: the address clients are told to use per listener name; a listener
+    /// without one advertises its bound address. Port 0 means the port the listener bound.
+    pub advertised_listeners: Vec<ListenerSpec>,
+    /// `inter.broker.listener.name`: the listener followers use to reach leaders (default: the first).
+    pub inter_broker_listener_name: Option<String>,
+    /// Where the HTTP endpoint (`/metrics`, `/health/live`, `/health/ready`) binds; none when unset.
+    /// The `strom` binary defaults it to `127.0.0.1:9464`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Rack of this broker (`broker.rack`).
     pub rack: Option<String>,
     /// `log.dirs`: where partition logs and local metadata live.
@@ -96,6 +111,10 @@ impl Default for BrokerConfig {
             listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_host: None,
             advertised_port: None,
+            listeners: Vec::new(),
+            advertised_listeners: Vec::new(),
+            inter_broker_listener_name: None,
+            metrics_listen: None,
             rack: None,
             data_dir: PathBuf::from("./strom-data"),
             socket_request_max_bytes: 100 * 1024 * 1024,
@@ -143,6 +162,11 @@ impl BrokerConfig {
             response_max_bytes: self.replica_fetch_response_max_bytes,
             backoff_ms: self.replica_fetch_backoff_ms,
         }
+    }
+
+    /// Checks the listener settings and works out every listener to run.
+    pub fn listener_plan(&self) -> Result<ListenerPlan, ListenerError> {
+        ListenerPlan::from_config(self)
     }
 
     /// Parses a TOML document; missing keys take their defaults.

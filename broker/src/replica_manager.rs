@@ -23,6 +23,8 @@ const PARTITION_METADATA: &str = "partition.metadata";
 /// Hosted partitions by (topic name, index).
 pub struct ReplicaManager {
     node_id: i32,
+    /// The listener (`inter.broker.listener.name`) whose endpoint followers connect to on leaders.
+    inter_broker_listener: String,
     data_dir: PathBuf,
     defaults: TopicDefaults,
     partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
@@ -55,9 +57,11 @@ fn write_topic_id(dir: &Path, topic_id: Uuid) -> std::io::Result<()> {
 }
 
 impl ReplicaManager {
-    /// A manager for `node_id` storing logs under `data_dir`, replicating with `fetcher` settings.
+    /// A manager for `node_id` storing logs under `data_dir`, replicating with `fetcher` settings
+    /// from leaders' `inter_broker_listener` endpoints.
     pub fn new(
         node_id: i32,
+        inter_broker_listener: String,
         data_dir: PathBuf,
         defaults: TopicDefaults,
         fetcher: FetcherSettings,
@@ -66,6 +70,7 @@ impl ReplicaManager {
         let checkpointed = hw_checkpoint::read(&data_dir);
         Self {
             node_id,
+            inter_broker_listener,
             data_dir,
             defaults,
             partitions: RwLock::new(HashMap::new()),
@@ -178,9 +183,12 @@ impl ReplicaManager {
                 continue;
             }
             let Some(leader) = image.broker(view.leader) else { continue };
-            let entry = wanted
-                .entry(view.leader)
-                .or_insert_with(|| (format!("{}:{}", leader.host, leader.port), BTreeMap::new()));
+            // A leader without this listener (a misconfigured cluster) is reached at its own
+            // inter-broker endpoint, which its registration's host/port hold.
+            let (host, port) =
+                leader.endpoint(&self.inter_broker_listener).unwrap_or((leader.host.as_str(), leader.port));
+            let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+            let entry = wanted.entry(view.leader).or_insert_with(|| (addr, BTreeMap::new()));
             entry.1.insert((name.clone(), *index), FetchTarget::new(partition.clone(), view.leader_epoch));
         }
         self.fetchers.update(wanted);

@@ -44,6 +44,8 @@ pub struct BrokerState {
     pub offsets: crate::coordinator::offsets::OffsetCommitter,
     /// Consumer groups this broker coordinates.
     pub groups: crate::coordinator::groups::GroupCoordinator,
+    /// Recorded metrics (counters and histograms; gauges are collected at scrape time).
+    pub metrics: Arc<crate::metrics::BrokerMetrics>,
     /// Serialises commit + apply so partitions always follow images in order.
     commit_lock: Mutex<()>,
     /// Unused part of the current producer-id block: [next, end).
@@ -58,6 +60,7 @@ impl BrokerState {
         metadata: MetadataSource,
         replicas: Arc<ReplicaManager>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<crate::metrics::BrokerMetrics>,
     ) -> Self {
         let group_config = config.group_config();
         Self {
@@ -68,6 +71,7 @@ impl BrokerState {
             clock,
             offsets: crate::coordinator::offsets::OffsetCommitter::default(),
             groups: crate::coordinator::groups::GroupCoordinator::new(group_config),
+            metrics,
             commit_lock: Mutex::new(()),
             producer_ids: tokio::sync::Mutex::new((0, 0)),
         }

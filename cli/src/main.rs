@@ -56,6 +56,9 @@ enum Command {
     Configs(commands::configs::ConfigsArgs),
     /// Measure produce and consume throughput and latency.
     Bench(commands::bench::BenchArgs),
+    /// GET a node's health endpoint (`/health/ready`); exit 0 on HTTP 200, 1 otherwise (for probes in
+    /// images without curl).
+    Health(commands::health::HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -117,6 +120,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Consume(args) => commands::consume::run(args).await,
             Command::Configs(args) => commands::configs::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::Health(args) => commands::health::run(args).await,
         }
     })
 }

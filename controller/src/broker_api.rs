@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::error_code::ErrorCode;
 use crate::metadata::ops::{self, BrokerHeartbeat, BrokerHeartbeatTracker, BrokerRegistration, OpError};
-use crate::metadata::{MetadataImage, MetadataRecord, wire};
+use crate::metadata::{BrokerEndpoint, MetadataImage, MetadataRecord, wire};
 use crate::node::{Controller, ControllerError};
 use crate::request::{self, ControllerRequest};
 
@@ -90,6 +90,18 @@ impl BrokerApiService {
             })),
             stopping: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Milliseconds since each registered broker's last heartbeat to this node, as the active
+    /// controller tracks them (`None`: none since this node became leader).
+    pub fn heartbeat_ages_ms(&self) -> Vec<(i32, Option<i64>)> {
+        let now = now_ms();
+        let liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
+        self.controller
+            .image()
+            .brokers()
+            .map(|b| (b.broker_id, liveness.tracker.last_heartbeat_ms(b.broker_id).map(|t| (now - t).max(0))))
+            .collect()
     }
 
     /// Ends every open watch stream (the node is stopping).
@@ -235,6 +247,11 @@ impl BrokerApi for BrokerApiService {
             cluster_id: if r.cluster_id.is_empty() { self.config.cluster_id.clone() } else { r.cluster_id },
             host: r.host,
             port: r.port,
+            endpoints: r
+                .endpoints
+                .into_iter()
+                .map(|e| BrokerEndpoint { name: e.name, host: e.host, port: e.port })
+                .collect(),
             rack: r.rack,
         };
         let now = now_ms();

@@ -11,9 +11,11 @@ pub mod broker_api;
 pub mod error_code;
 pub mod leader_rebalance;
 pub mod metadata;
+pub mod metrics;
 pub mod node;
 pub mod raft;
 pub mod request;
+pub mod telemetry;
 pub mod topic_config;
 
 pub use node::{

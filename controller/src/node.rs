@@ -56,6 +56,9 @@ pub struct ControllerConfig {
     pub node_id: u64,
     /// Address the gRPC listener binds; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Where the HTTP endpoint (`/metrics`, `/health/live`, `/health/ready`) binds; none when unset.
+    /// The `strom` binary defaults it to `127.0.0.1:9465`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Data directory; the Raft store is the sled database in `<data_dir>/raft`.
     pub data_dir: PathBuf,
     /// Initial voters, node id → gRPC `host:port`. The lowest id initializes the cluster when its
@@ -95,6 +98,7 @@ impl Default for ControllerConfig {
         Self {
             node_id: 1,
             listen: SocketAddr::from(([127, 0, 0, 1], 9093)),
+            metrics_listen: None,
             data_dir: PathBuf::from("data/controller"),
             voters: BTreeMap::new(),
             heartbeat_interval_ms: 100,
@@ -525,6 +529,7 @@ pub struct ControllerHandle {
     expiry: JoinHandle<()>,
     rebalance: Option<JoinHandle<()>>,
     broker_api: BrokerApiService,
+    metrics_http: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
 impl Deref for ControllerHandle {
@@ -536,6 +541,11 @@ impl Deref for ControllerHandle {
 }
 
 impl ControllerHandle {
+    /// Address of the HTTP endpoint (`/metrics`, `/health/*`), when one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http.as_ref().map(|(addr, _)| *addr)
+    }
+
     /// A cloneable API handle to this node.
     pub fn controller(&self) -> Controller {
         self.controller.clone()
@@ -544,8 +554,11 @@ impl ControllerHandle {
     /// Stops Raft and the gRPC server and flushes the store. The data directory can be reopened
     /// (by `ControllerNode::start`) once this returns.
     pub async fn shutdown(self) -> Result<(), ControllerError> {
-        let Self { controller, server, stop_server, db, expiry, rebalance, broker_api } = self;
+        let Self { controller, server, stop_server, db, expiry, rebalance, broker_api, metrics_http } = self;
         expiry.abort();
+        if let Some((_, task)) = metrics_http {
+            task.abort();
+        }
         if let Some(rebalance) = rebalance {
             rebalance.abort();
         }
@@ -650,9 +663,49 @@ impl ControllerNode {
             tracing::info!(node_id = config.node_id, voters = ?config.voters, "initializing the controller quorum");
             controller.initialize(&config.voters).await?;
         }
+        let metrics_http = match config.metrics_listen {
+            Some(listen) => Some(serve_metrics(listen, &controller, &broker_api).await?),
+            None => None,
+        };
         tracing::info!(node_id = config.node_id, %addr, fresh, "controller started");
-        Ok(ControllerHandle { controller, server, stop_server, db, expiry, rebalance, broker_api })
+        Ok(ControllerHandle {
+            controller,
+            server,
+            stop_server,
+            db,
+            expiry,
+            rebalance,
+            broker_api,
+            metrics_http,
+        })
     }
+}
+
+/// Binds the HTTP endpoint (`/metrics`, `/health/*`) of a controller and serves it.
+async fn serve_metrics(
+    listen: SocketAddr,
+    controller: &Controller,
+    broker_api: &BrokerApiService,
+) -> Result<(SocketAddr, JoinHandle<()>), ControllerError> {
+    let io = |context: String| move |source| ControllerError::Io { context, source };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(io(format!("binding the metrics listener {listen}")))?;
+    let addr = listener.local_addr().map_err(io("reading the metrics listener address".into()))?;
+    let registry = crate::telemetry::Registry::new();
+    crate::metrics::register(&registry, controller.clone(), broker_api.clone());
+    let ready_controller = controller.clone();
+    let endpoints = crate::telemetry::HttpEndpoints {
+        registry,
+        ready: Arc::new(move || crate::metrics::readiness(&ready_controller)),
+    };
+    // The handle aborts the task on shutdown; the watch sender only has to outlive the server.
+    let (keep, stop) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let _keep = keep;
+        crate::telemetry::serve(listener, endpoints, stop).await;
+    });
+    Ok((addr, task))
 }
 
 /// Opens the sled database at `path`, retrying while a node of this process that is shutting down

@@ -496,6 +496,7 @@ mod tests {
                 incarnation_id: Uuid::from_u128(id as u128),
                 host: "h".into(),
                 port: 9092,
+                endpoints: Vec::new(),
                 rack: None,
                 fenced: false,
             });

@@ -42,6 +42,7 @@ fn broker(id: i32) -> MetadataRecord {
         incarnation_id: uuid::Uuid::nil(),
         host: format!("broker-{id}"),
         port: 9092,
+        endpoints: Vec::new(),
         rack: None,
         fenced: false,
     }

@@ -92,6 +92,7 @@ async fn writer(addrs: Vec<SocketAddr>, stop: Arc<Mutex<bool>>) -> Result<BTreeS
             incarnation_id: uuid::Uuid::nil(),
             host: "h".into(),
             port: 1,
+            endpoints: Vec::new(),
             rack: None,
             fenced: false,
         };

@@ -173,6 +173,7 @@ impl Sim {
             cluster_id: CLUSTER_ID.into(),
             host: format!("broker-{broker_id}"),
             port: 9092,
+            endpoints: Vec::new(),
             rack,
         };
         if self.rng.random_bool(0.05) {

@@ -101,6 +101,8 @@ class BrokerProcess:
             args += ["--config", str(self.config_path)]
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
+        # Many nodes run at once: their metrics endpoints take free ports.
+        env.setdefault("STROM_METRICS_LISTEN", "127.0.0.1:0")
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True

@@ -110,6 +110,8 @@ impl RegisteredBroker {
 
 struct Controller {
     addr: SocketAddr,
+    /// Metrics endpoint: port 0 until the first ready line, then kept across restarts.
+    metrics: SocketAddr,
     data_dir: PathBuf,
     voters: String,
     process: Option<NodeProcess>,
@@ -117,6 +119,8 @@ struct Controller {
 
 struct Broker {
     addr: SocketAddr,
+    /// Metrics endpoint: port 0 until the first ready line, then kept across restarts.
+    metrics: SocketAddr,
     data_dir: PathBuf,
     process: Option<NodeProcess>,
 }
@@ -185,21 +189,24 @@ impl ClusterProcesses {
             let id = i as u64 + 1;
             let data_dir = cluster.root.path().join(format!("controller-{id}"));
             let addr = SocketAddr::from(([127, 0, 0, 1], *port));
-            let process = spawn_controller(id, addr, &data_dir, &voters);
-            cluster
-                .controllers
-                .insert(id, Controller { addr, data_dir, voters: voters.clone(), process: Some(process) });
+            let metrics = any_port();
+            let process = spawn_controller(id, addr, metrics, &data_dir, &voters);
+            let controller =
+                Controller { addr, metrics, data_dir, voters: voters.clone(), process: Some(process) };
+            cluster.controllers.insert(id, controller);
         }
         for controller in cluster.controllers.values_mut() {
-            wait_node(controller.process.as_mut().expect("just spawned"), CONTROLLER_READY_PREFIX)?;
+            let line =
+                wait_node(controller.process.as_mut().expect("just spawned"), CONTROLLER_READY_PREFIX)?;
+            controller.metrics = parse_metrics_addr(&line).unwrap_or(controller.metrics);
         }
         let controller_addrs = cluster.controller_addrs().join(",");
         let data_root = cluster.root.path().to_path_buf();
         for id in 1..=brokers as i32 {
             let data_dir = data_root.join(format!("broker-{id}"));
-            let process = spawn_broker(id, &data_dir, &controller_addrs, &cluster.options);
-            let placeholder = SocketAddr::from(([127, 0, 0, 1], 0));
-            cluster.brokers.insert(id, Broker { addr: placeholder, data_dir, process: Some(process) });
+            let process = spawn_broker(id, &data_dir, &controller_addrs, &cluster.options, any_port());
+            let broker = Broker { addr: any_port(), metrics: any_port(), data_dir, process: Some(process) };
+            cluster.brokers.insert(id, broker);
         }
         // Brokers bind port 0, so their failures are not port races: no retry, fail with the logs.
         for (id, broker) in &mut cluster.brokers {
@@ -209,6 +216,7 @@ impl ClusterProcesses {
                 parse_ready_line(&line).unwrap_or_else(|| panic!("broker-{id}: bad ready line {line:?}"));
             assert_eq!(node_id, *id, "broker-{id} reported node id {node_id}");
             broker.addr = addr;
+            broker.metrics = parse_metrics_addr(&line).unwrap_or(broker.metrics);
         }
         // A broker prints its ready line once registered, which is fenced: it is unfenced (may lead
         // and be placed on) only after its first heartbeat commits. Return a cluster that is usable.
@@ -276,7 +284,13 @@ impl ClusterProcesses {
     pub fn restart_controller(&mut self, id: u64) {
         let controller = self.controller_mut(id);
         assert!(controller.process.is_none(), "controller {id} is still running");
-        let mut process = spawn_controller(id, controller.addr, &controller.data_dir, &controller.voters);
+        let mut process = spawn_controller(
+            id,
+            controller.addr,
+            controller.metrics,
+            &controller.data_dir,
+            &controller.voters,
+        );
         process.expect_ready(CONTROLLER_READY_PREFIX, READY_TIMEOUT);
         controller.process = Some(process);
     }
@@ -284,7 +298,7 @@ impl ClusterProcesses {
     /// Starts a broker that is not part of this cluster's set (the caller owns and watches it) with
     /// this cluster's controllers, `node_id` and `data_dir`; does not wait for it.
     pub fn spawn_extra_broker(&self, node_id: i32, data_dir: &Path) -> NodeProcess {
-        spawn_broker(node_id, data_dir, &self.controller_addrs().join(","), &self.options)
+        spawn_broker(node_id, data_dir, &self.controller_addrs().join(","), &self.options, any_port())
     }
 
     /// Starts a killed broker again on its data directory (a new Kafka port); waits for its ready
@@ -294,7 +308,7 @@ impl ClusterProcesses {
         let options = self.options.clone();
         let broker = self.broker_mut(id);
         assert!(broker.process.is_none(), "broker {id} is still running");
-        let mut process = spawn_broker(id, &broker.data_dir, &controllers, &options);
+        let mut process = spawn_broker(id, &broker.data_dir, &controllers, &options, broker.metrics);
         let line = process.expect_ready(BROKER_READY_PREFIX, READY_TIMEOUT);
         let (addr, _) =
             parse_ready_line(&line).unwrap_or_else(|| panic!("broker-{id}: bad ready line {line:?}"));
@@ -314,6 +328,16 @@ impl ClusterProcesses {
         let process =
             self.broker(id).process.as_ref().unwrap_or_else(|| panic!("broker {id} is not running"));
         assert!(process.signal("CONT"), "SIGCONT to broker {id}");
+    }
+
+    /// Metrics endpoint (`/metrics`, `/health/*`) of broker `id`; it keeps its port across restarts.
+    pub fn broker_metrics_addr(&self, id: i32) -> SocketAddr {
+        self.broker(id).metrics
+    }
+
+    /// Metrics endpoint of controller `id`; it keeps its port across restarts.
+    pub fn controller_metrics_addr(&self, id: u64) -> SocketAddr {
+        self.controllers.get(&id).unwrap_or_else(|| panic!("no controller {id}")).metrics
     }
 
     /// Data directory of broker `id`.
@@ -411,9 +435,17 @@ fn wait_node(process: &mut NodeProcess, prefix: &str) -> Result<String, StartFai
     }
 }
 
-fn spawn_controller(id: u64, addr: SocketAddr, data_dir: &Path, voters: &str) -> NodeProcess {
+fn spawn_controller(
+    id: u64,
+    addr: SocketAddr,
+    metrics: SocketAddr,
+    data_dir: &Path,
+    voters: &str,
+) -> NodeProcess {
     let args: Vec<String> = vec![
         "controller".into(),
+        "--metrics-listen".into(),
+        metrics.to_string(),
         "--node-id".into(),
         id.to_string(),
         "--listen".into(),
@@ -432,9 +464,17 @@ fn spawn_controller(id: u64, addr: SocketAddr, data_dir: &Path, voters: &str) ->
     NodeProcess::spawn(format!("controller-{id}"), args)
 }
 
-fn spawn_broker(id: i32, data_dir: &Path, controllers: &str, options: &ClusterOptions) -> NodeProcess {
+fn spawn_broker(
+    id: i32,
+    data_dir: &Path,
+    controllers: &str,
+    options: &ClusterOptions,
+    metrics: SocketAddr,
+) -> NodeProcess {
     let mut args: Vec<String> = vec![
         "broker".into(),
+        "--metrics-listen".into(),
+        metrics.to_string(),
         "--node-id".into(),
         id.to_string(),
         "--listener".into(),
@@ -453,6 +493,17 @@ fn spawn_broker(id: i32, data_dir: &Path, controllers: &str, options: &ClusterOp
         args.extend(["--config".into(), path.display().to_string()]);
     }
     NodeProcess::spawn(format!("broker-{id}"), args)
+}
+
+/// 127.0.0.1:0: bind any free port.
+fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// The address in a ready line's `metrics=http://ADDR/metrics` field.
+pub fn parse_metrics_addr(line: &str) -> Option<SocketAddr> {
+    let url = line.split_whitespace().find_map(|field| field.strip_prefix("metrics=http://"))?;
+    url.split('/').next()?.parse().ok()
 }
 
 /// `n` distinct ports that were free a moment ago (bound on 127.0.0.1:0, then released).

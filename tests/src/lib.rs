@@ -142,6 +142,7 @@ impl BrokerProcess {
             .arg(self.data_dir.path())
             .arg("--listener")
             .arg("127.0.0.1:0")
+            .env("STROM_METRICS_LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             // Broker logs land in the test's own stderr, which the test runner shows on failure.
@@ -316,6 +317,21 @@ pub fn parse_ready_line(line: &str) -> Option<(SocketAddr, i32)> {
     Some((addr?, node_id?))
 }
 
+/// The bound address of every listener on a ready line's `listeners=NAME://ADDR,...` field, in
+/// order; empty when the line has no such field.
+pub fn parse_ready_listeners(line: &str) -> Vec<(String, SocketAddr)> {
+    let Some(field) = line.split_whitespace().find_map(|field| field.strip_prefix("listeners=")) else {
+        return Vec::new();
+    };
+    field
+        .split(',')
+        .filter_map(|entry| {
+            let (name, addr) = entry.split_once("://")?;
+            Some((name.to_string(), addr.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The `strom` binary: `$STROM_BIN`, else `strom` in the cargo target profile directory this test
 /// executable was built into (`<target>/debug/deps/<test>` → `<target>/debug/strom`).
 pub fn strom_bin() -> PathBuf {
@@ -367,6 +383,13 @@ mod tests {
         assert_eq!(parse_ready_line(line), Some((SocketAddr::from(([127, 0, 0, 1], 41234)), 1)));
         assert_eq!(parse_ready_line("strom broker starting"), None);
         assert_eq!(parse_ready_line("strom broker ready: node_id=1"), None);
+        let line = "strom broker ready: kafka=127.0.0.1:1 node_id=1 data_dir=/tmp/x \
+                    listeners=INTERNAL://127.0.0.1:1,EXTERNAL://[::1]:2 metrics=http://127.0.0.1:3";
+        assert_eq!(parse_ready_line(line), Some((SocketAddr::from(([127, 0, 0, 1], 1)), 1)));
+        let listeners = parse_ready_listeners(line);
+        assert_eq!(listeners[0], ("INTERNAL".to_string(), SocketAddr::from(([127, 0, 0, 1], 1))));
+        assert_eq!(listeners[1].1, "[::1]:2".parse::<SocketAddr>().expect("v6"));
+        assert!(parse_ready_listeners("strom broker ready: kafka=127.0.0.1:1 node_id=1").is_empty());
     }
 
     #[test]

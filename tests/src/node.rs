@@ -56,6 +56,8 @@ impl NodeProcess {
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info,openraft=warn");
         }
+        // Many nodes run at once: their metrics endpoints take free ports unless the args say otherwise.
+        command.env("STROM_METRICS_LISTEN", "127.0.0.1:0");
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run strom binary {} for {label}: {e}", bin.display()));

@@ -57,6 +57,25 @@ impl Entry {
     }
 }
 
+/// One group as the metrics see it.
+#[derive(Debug, Clone)]
+pub struct GroupStats {
+    /// Group id.
+    pub group_id: String,
+    /// Its state.
+    pub state: GroupState,
+    /// Members (pending ones excluded).
+    pub members: usize,
+    /// Whether it uses the consumer protocol (or has no protocol yet).
+    pub consumer: bool,
+    /// Completed rebalances by cause label.
+    pub rebalances: Vec<(&'static str, u64)>,
+    /// Partitions the members' current assignments name.
+    pub owned: std::collections::BTreeSet<(String, i32)>,
+    /// Topics the members subscribe to.
+    pub subscribed: std::collections::BTreeSet<String>,
+}
+
 /// All groups this broker coordinates.
 pub struct GroupCoordinator {
     config: GroupConfig,
@@ -341,6 +360,42 @@ impl GroupCoordinator {
         Ok((lines, counts))
     }
 
+    /// What the metrics export about every group loaded here (Dead groups left out).
+    pub fn stats(&self) -> Vec<GroupStats> {
+        use super::consumer_protocol::{assigned_partitions, subscribed_topics};
+        let groups = self.lock();
+        let mut out: Vec<GroupStats> = groups
+            .values()
+            .filter(|e| e.group.state() != GroupState::Dead)
+            .map(|entry| {
+                let group = &entry.group;
+                let history = group.history();
+                let protocol = group.protocol_name();
+                let mut owned = std::collections::BTreeSet::new();
+                let mut subscribed = std::collections::BTreeSet::new();
+                for member in group.members() {
+                    owned.extend(assigned_partitions(&member.assignment).unwrap_or_default());
+                    let metadata = protocol.and_then(|p| member.metadata(p));
+                    subscribed.extend(metadata.and_then(subscribed_topics).unwrap_or_default());
+                }
+                GroupStats {
+                    group_id: group.group_id().to_string(),
+                    state: group.state(),
+                    members: group.member_count(),
+                    consumer: group.protocol_type().is_none_or(|t| t == "consumer"),
+                    rebalances: crate::group::RebalanceCauseKind::ALL
+                        .iter()
+                        .map(|k| (k.label(), history.count(*k)))
+                        .collect(),
+                    owned,
+                    subscribed,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
     /// Whether `group_id` has active members subscribed to `topic` (OffsetDelete refuses those): the
     /// members' consumer-protocol subscriptions for the chosen protocol are decoded.
     pub fn is_subscribed(&self, group_id: &str, topic: &str) -> bool {
@@ -352,9 +407,8 @@ impl GroupCoordinator {
         }
         let Some(protocol) = group.protocol_name() else { return true };
         group.members().any(|m| match m.metadata(protocol) {
-            Some(metadata) => {
-                subscribed_topics(metadata).is_none_or(|topics| topics.iter().any(|t| t == topic))
-            }
+            Some(metadata) => super::consumer_protocol::subscribed_topics(metadata)
+                .is_none_or(|topics| topics.iter().any(|t| t == topic)),
             None => false,
         })
     }
@@ -464,19 +518,4 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
     }
-}
-
-/// The topics of a consumer-protocol subscription (`None` when it does not decode: treat the member
-/// as subscribed to everything).
-fn subscribed_topics(metadata: &bytes::Bytes) -> Option<Vec<String>> {
-    use bytes::Buf;
-    use kafka_protocol::messages::ConsumerProtocolSubscription;
-    use kafka_protocol::protocol::Decodable;
-    let mut buf = metadata.clone();
-    if buf.remaining() < 2 {
-        return None;
-    }
-    let version = buf.get_i16();
-    let subscription = ConsumerProtocolSubscription::decode(&mut buf, version.clamp(0, 3)).ok()?;
-    Some(subscription.topics.iter().map(|t| t.to_string()).collect())
 }

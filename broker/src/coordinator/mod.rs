@@ -3,6 +3,7 @@
 //! ([`offsets`]). Committed offsets live in the controller
 //! quorum's metadata image, so they survive the loss of any broker and of the controller leader.
 
+mod consumer_protocol;
 pub mod groups;
 pub mod offsets;
 pub mod placement;

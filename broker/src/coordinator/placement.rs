@@ -39,6 +39,7 @@ mod tests {
             incarnation_id: uuid::Uuid::from_u128(id as u128),
             host: "h".into(),
             port: 9092,
+            endpoints: Vec::new(),
             rack: None,
             fenced,
         });

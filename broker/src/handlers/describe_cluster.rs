@@ -1,4 +1,5 @@
-//! DescribeCluster (key 60), versions 0–1: cluster id, controller and brokers.
+//! DescribeCluster (key 60), versions 0–1: cluster id, controller and brokers (as reached through the
+//! listener the request came in on).
 
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
@@ -13,17 +14,21 @@ pub fn handle(
     ctx: &RequestContext,
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
-    let _ = (ctx, request);
+    let _ = request;
+    // The endpoints of the listener the request came in on; brokers without it are left out.
     let brokers = state
         .image()
         .brokers()
         .filter(|b| !b.fenced)
-        .map(|b| {
-            DescribeClusterBroker::default()
-                .with_broker_id(BrokerId(b.broker_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(b.port)
-                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(&ctx.listener_name)?;
+            Some(
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(b.broker_id))
+                    .with_host(StrBytes::from_string(host.to_string()))
+                    .with_port(port)
+                    .with_rack(b.rack.clone().map(StrBytes::from_string)),
+            )
         })
         .collect();
     DescribeClusterResponse::default()

@@ -159,6 +159,21 @@ fn read_all(
     (out, total, any_error)
 }
 
+/// Counts the record bytes a response carries: per topic for consumers, as replication for followers.
+fn count_bytes_out(state: &BrokerState, replica_id: i32, responses: &[FetchableTopicResponse]) {
+    for topic in responses {
+        let bytes: usize = topic.partitions.iter().map(|p| p.records.as_ref().map_or(0, |r| r.len())).sum();
+        if bytes == 0 {
+            continue;
+        }
+        if replica_id >= 0 {
+            state.metrics.replication_bytes_out.increment(bytes as u64);
+        } else {
+            state.metrics.topic(topic.topic.0.as_str()).bytes_out.increment(bytes as u64);
+        }
+    }
+}
+
 /// Handles a Fetch request, waiting up to `max_wait_ms` for `min_bytes`.
 pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
     let _ = ctx;
@@ -175,10 +190,12 @@ pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: FetchReq
         notified.as_mut().enable();
         let (responses, total, any_error) = read_all(state, replica_id, &topics, max_bytes, read_committed);
         if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
+            count_bytes_out(state, replica_id, &responses);
             return FetchResponse::default().with_responses(responses);
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             let (responses, _, _) = read_all(state, replica_id, &topics, max_bytes, read_committed);
+            count_bytes_out(state, replica_id, &responses);
             return FetchResponse::default().with_responses(responses);
         }
     }

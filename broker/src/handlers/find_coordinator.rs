@@ -16,8 +16,13 @@ const GROUP: i8 = 0;
 /// Key type of a transactional id.
 const TRANSACTION: i8 = 1;
 
-/// The coordinator of one key: `(node id, host, port)` or the error.
-fn find(state: &BrokerState, key: &str, key_type: i8) -> Result<(i32, String, i32), (ErrorCode, String)> {
+/// The coordinator of one key: `(node id, host, port)` on listener `listener`, or the error.
+fn find(
+    state: &BrokerState,
+    listener: &str,
+    key: &str,
+    key_type: i8,
+) -> Result<(i32, String, i32), (ErrorCode, String)> {
     match key_type {
         GROUP if key.is_empty() => Err((ErrorCode::InvalidRequest, "the group id is empty".into())),
         GROUP => {
@@ -27,16 +32,19 @@ fn find(state: &BrokerState, key: &str, key_type: i8) -> Result<(i32, String, i3
             let broker = image
                 .broker(node)
                 .ok_or((ErrorCode::CoordinatorNotAvailable, format!("broker {node} is not registered")))?;
-            Ok((node, broker.host.clone(), broker.port))
+            let (host, port) = broker.endpoint(listener).ok_or_else(|| {
+                (ErrorCode::CoordinatorNotAvailable, format!("broker {node} has no listener {listener}"))
+            })?;
+            Ok((node, host.to_string(), port))
         }
         TRANSACTION => Err((ErrorCode::CoordinatorNotAvailable, "transactions are not supported".into())),
         other => Err((ErrorCode::InvalidRequest, format!("unknown key type {other}"))),
     }
 }
 
-fn coordinator(state: &BrokerState, key: &str, key_type: i8) -> Coordinator {
+fn coordinator(state: &BrokerState, listener: &str, key: &str, key_type: i8) -> Coordinator {
     let out = Coordinator::default().with_key(StrBytes::from_string(key.to_string()));
-    match find(state, key, key_type) {
+    match find(state, listener, key, key_type) {
         Ok((node, host, port)) => {
             out.with_node_id(BrokerId(node)).with_host(StrBytes::from_string(host)).with_port(port)
         }
@@ -58,11 +66,11 @@ pub fn handle(
         let coordinators = request
             .coordinator_keys
             .iter()
-            .map(|key| coordinator(state, key.as_str(), request.key_type))
+            .map(|key| coordinator(state, &ctx.listener_name, key.as_str(), request.key_type))
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let c = coordinator(state, request.key.as_str(), request.key_type);
+    let c = coordinator(state, &ctx.listener_name, request.key.as_str(), request.key_type);
     FindCoordinatorResponse::default()
         .with_error_code(c.error_code)
         .with_error_message(c.error_message)

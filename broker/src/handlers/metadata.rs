@@ -53,17 +53,21 @@ fn topic_error(name: Option<&str>, topic_id: Uuid, code: ErrorCode) -> MetadataR
         .with_error_code(code.code())
 }
 
-fn brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
+/// The brokers as reached through `listener`: like KRaft, only brokers that can serve (registered
+/// and unfenced) and that have that listener are listed.
+fn brokers(image: &MetadataImage, listener: &str) -> Vec<MetadataResponseBroker> {
     image
         .brokers()
-        // Like KRaft, only brokers that can serve (registered and unfenced) are listed.
         .filter(|b| !b.fenced)
-        .map(|b| {
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(b.broker_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(b.port)
-                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(listener)?;
+            Some(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(b.broker_id))
+                    .with_host(StrBytes::from_string(host.to_string()))
+                    .with_port(port)
+                    .with_rack(b.rack.clone().map(StrBytes::from_string)),
+            )
         })
         .collect()
 }
@@ -128,8 +132,59 @@ pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: Metadata
     };
     let image = state.image();
     MetadataResponse::default()
-        .with_brokers(brokers(&image))
+        .with_brokers(brokers(&image, &ctx.listener_name))
         .with_cluster_id(Some(StrBytes::from_string(state.cluster_id.clone())))
         .with_controller_id(BrokerId(state.config.node_id))
         .with_topics(topics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{BrokerEndpoint, MetadataRecord};
+
+    fn register(image: &mut MetadataImage, broker_id: i32, endpoints: &[(&str, &str, i32)], fenced: bool) {
+        image.replay(&MetadataRecord::RegisterBroker {
+            broker_id,
+            incarnation_id: Uuid::from_u128(broker_id as u128),
+            host: "legacy".into(),
+            port: 9000 + broker_id,
+            endpoints: endpoints
+                .iter()
+                .map(|(name, host, port)| BrokerEndpoint {
+                    name: (*name).into(),
+                    host: (*host).into(),
+                    port: *port,
+                })
+                .collect(),
+            rack: None,
+            fenced,
+        });
+    }
+
+    #[test]
+    fn brokers_are_listed_with_the_endpoints_of_the_request_listener() {
+        let mut image = MetadataImage::default();
+        register(&mut image, 1, &[("INTERNAL", "broker-1", 9092), ("EXTERNAL", "127.0.0.1", 19092)], false);
+        register(&mut image, 2, &[("INTERNAL", "broker-2", 9092)], false);
+        register(&mut image, 3, &[], false);
+        register(&mut image, 4, &[("EXTERNAL", "127.0.0.1", 19094)], true);
+        let listed = |listener: &str| -> Vec<(i32, String, i32)> {
+            brokers(&image, listener).iter().map(|b| (b.node_id.0, b.host.to_string(), b.port)).collect()
+        };
+        // Broker 2 has no EXTERNAL listener and is left out; broker 3 predates named listeners and
+        // answers every name; fenced broker 4 is never listed.
+        assert_eq!(
+            listed("EXTERNAL"),
+            [(1, "127.0.0.1".to_string(), 19092), (3, "legacy".to_string(), 9003)]
+        );
+        assert_eq!(
+            listed("INTERNAL"),
+            [
+                (1, "broker-1".to_string(), 9092),
+                (2, "broker-2".to_string(), 9092),
+                (3, "legacy".to_string(), 9003)
+            ]
+        );
+    }
 }

@@ -31,6 +31,8 @@ mod reassignments;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
@@ -172,8 +174,14 @@ pub fn decode(frame: Bytes) -> Decoded {
     }
 }
 
-/// Handles one request frame (without its length prefix) from `peer`.
-pub async fn handle(state: &BrokerState, frame: Bytes, peer: Option<std::net::SocketAddr>) -> Outcome {
+/// Handles one request frame (without its length prefix) from `peer`, received on the listener named
+/// `listener_name`.
+pub async fn handle(
+    state: &BrokerState,
+    frame: Bytes,
+    peer: Option<std::net::SocketAddr>,
+    listener_name: &Arc<str>,
+) -> Outcome {
     let (key, header, request) = match decode(frame) {
         Decoded::Request { key, header, body } => (key, header, *body),
         Decoded::Done(outcome) => return outcome,
@@ -181,7 +189,7 @@ pub async fn handle(state: &BrokerState, frame: Bytes, peer: Option<std::net::So
     let version = header.request_api_version;
     let correlation_id = header.correlation_id;
     let client_host = peer.map(|p| format!("/{}", p.ip())).unwrap_or_default();
-    let ctx = RequestContext { header, version, client_host };
+    let ctx = RequestContext { header, version, client_host, listener_name: listener_name.clone() };
     tracing::trace!(api = ?key, version, correlation_id, "request");
     let response = match route(state, &ctx, request).await {
         Ok(Some(response)) => response,
@@ -199,6 +207,9 @@ pub struct RequestContext {
     pub version: i16,
     /// The client's address as group APIs report it (`/ip`), empty when unknown.
     pub client_host: String,
+    /// Name of the listener the request came in on; Metadata, FindCoordinator and DescribeCluster
+    /// answer with the brokers' endpoints of that listener.
+    pub listener_name: Arc<str>,
 }
 
 async fn route(

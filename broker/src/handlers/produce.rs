@@ -37,6 +37,7 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let index = data.index;
+            let bytes = data.records.as_ref().map_or(0, |r| r.len());
             let result = if valid_acks {
                 produce_one(state, topic_image, name, index, acks, data.records, now_ms)
             } else {
@@ -45,6 +46,9 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
             partitions.push(match result {
                 Ok((r, partition)) => {
                     appended = true;
+                    let counters = state.metrics.topic(name);
+                    counters.bytes_in.increment(bytes as u64);
+                    counters.records_in.increment((r.last_offset - r.base_offset + 1).max(0) as u64);
                     if acks == -1 {
                         waits.push((responses.len(), partitions.len(), partition, r));
                     }

@@ -11,13 +11,13 @@ use strom_controller::metadata::wire::{self, WireError};
 use strom_controller::request::{ControllerReply, ControllerRequest};
 use strom_proto::broker_api::broker_api_client::BrokerApiClient;
 use strom_proto::broker_api::{
-    ExecuteRequest, HeartbeatRequest, RegisterBrokerRequest, WatchRequest, watch_event,
+    ExecuteRequest, HeartbeatRequest, ListenerEndpoint, RegisterBrokerRequest, WatchRequest, watch_event,
 };
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
 
-use super::{MetadataImage, MetadataRecord};
+use super::{BrokerEndpoint, MetadataImage, MetadataRecord};
 use crate::error_code::ErrorCode;
 use crate::metadata::ops::OpError;
 
@@ -50,10 +50,12 @@ pub struct BrokerIdentity {
     pub incarnation_id: Uuid,
     /// Cluster id the broker expects.
     pub cluster_id: String,
-    /// Advertised host.
+    /// Advertised host of the inter-broker listener.
     pub host: String,
-    /// Advertised Kafka port.
+    /// Advertised port of the inter-broker listener.
     pub port: i32,
+    /// Every advertised listener.
+    pub endpoints: Vec<BrokerEndpoint>,
     /// Rack.
     pub rack: Option<String>,
 }
@@ -70,6 +72,8 @@ pub struct ClusterMetadata {
     /// Records applied (`MetadataImage::offset`): what changes and registrations wait for.
     applied: watch::Sender<u64>,
     fenced: watch::Sender<bool>,
+    /// When the active controller last answered a heartbeat.
+    last_heartbeat: Mutex<Option<std::time::Instant>>,
     /// Asks the follower to drop its stream and resume at another controller (the one it follows
     /// stopped delivering what the leader committed).
     resubscribe: tokio::sync::Notify,
@@ -91,6 +95,7 @@ impl ClusterMetadata {
             watch_index: std::sync::atomic::AtomicU64::new(0),
             applied: watch::channel(0).0,
             fenced: watch::channel(true).0,
+            last_heartbeat: Mutex::new(None),
             resubscribe: tokio::sync::Notify::new(),
         }
     }
@@ -108,6 +113,11 @@ impl ClusterMetadata {
     /// Whether the controller last reported this broker fenced.
     pub fn is_fenced(&self) -> bool {
         *self.fenced.borrow()
+    }
+
+    /// Time since the active controller last answered a heartbeat (`None` before the first answer).
+    pub fn heartbeat_age(&self) -> Option<std::time::Duration> {
+        self.last_heartbeat.lock().unwrap_or_else(|e| e.into_inner()).map(|at| at.elapsed())
     }
 
     fn client(&self, addr: &str) -> Result<BrokerApiClient<Channel>, tonic::transport::Error> {
@@ -150,6 +160,11 @@ impl ClusterMetadata {
             host: id.host.clone(),
             port: id.port,
             rack: id.rack.clone(),
+            endpoints: id
+                .endpoints
+                .iter()
+                .map(|e| ListenerEndpoint { name: e.name.clone(), host: e.host.clone(), port: e.port })
+                .collect(),
         };
         loop {
             for addr in self.candidates() {
@@ -264,6 +279,8 @@ impl ClusterMetadata {
                     }
                     self.set_leader_hint(Some(addr));
                     self.fenced.send_replace(response.fenced);
+                    *self.last_heartbeat.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(std::time::Instant::now());
                     return Some(response.shutdown_ready);
                 }
                 Err(status) => tracing::debug!(controller = %addr, %status, "heartbeat failed"),

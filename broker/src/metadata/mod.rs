@@ -10,5 +10,6 @@ pub mod store;
 
 pub use store::{MetadataStore, MetadataStoreError};
 pub use strom_controller::metadata::{
-    BrokerImage, MetadataImage, MetadataRecord, PartitionImage, TopicImage, image, ops, records,
+    BrokerEndpoint, BrokerImage, MetadataImage, MetadataRecord, PartitionImage, TopicImage, image, ops,
+    records,
 };

@@ -363,6 +363,11 @@ impl Partition {
         Ok(FetchResult { records, high_watermark, log_start_offset: inner.log.log_start_offset() })
     }
 
+    /// The latest published progress: high watermark, epoch, role, ISR size, `min.insync.replicas`.
+    pub fn progress(&self) -> Progress {
+        *self.progress.borrow()
+    }
+
     /// Bytes of log data on disk.
     pub fn size_bytes(&self) -> u64 {
         self.lock().log.size_bytes()

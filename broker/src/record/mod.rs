@@ -14,6 +14,7 @@ pub mod builder;
 pub mod compression;
 pub mod recompress;
 pub mod records;
+pub mod timestamp;
 mod varint;
 
 pub use builder::BatchBuilder;

@@ -68,6 +68,11 @@ async fn send(state: Arc<BrokerState>, partition: Arc<Partition>, proposal: crat
     };
     match state.execute(ControllerRequest::AlterPartition { request }).await {
         Ok(_) => {
+            if proposal.new_isr.len() < old_isr.len() {
+                state.metrics.isr_shrinks.increment(1);
+            } else if proposal.new_isr.len() > old_isr.len() {
+                state.metrics.isr_expands.increment(1);
+            }
             tracing::info!(topic = %partition.topic, partition = partition.index, ?old_isr,
                 new_isr = ?proposal.new_isr, "ISR changed");
         }

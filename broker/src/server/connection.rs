@@ -16,9 +16,11 @@ use crate::state::BrokerState;
 /// Frames read ahead of the one being handled.
 const PIPELINE_DEPTH: usize = 16;
 
-/// Serves one connection until the peer closes it or sends something that cannot be answered.
-pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one connection, accepted on the listener named `listener_name`, until the peer closes it
+/// or sends something that cannot be answered.
+pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr, listener_name: Arc<str>) {
     let _ = stream.set_nodelay(true);
+    let _counted = state.metrics.connection_opened();
     let (mut read_half, mut write_half) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
     let max = state.config.socket_request_max_bytes;
@@ -39,7 +41,12 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr)
         }
     });
     while let Some(frame) = rx.recv().await {
-        match handlers::handle(&state, frame, Some(peer)).await {
+        let (api_key, started) = (crate::metrics::frame_api_key(&frame), std::time::Instant::now());
+        let outcome = handlers::handle(&state, frame, Some(peer), &listener_name).await;
+        if let Some(api_key) = api_key {
+            state.metrics.observe_request(api_key, started.elapsed().as_secs_f64());
+        }
+        match outcome {
             Outcome::Respond(response) => {
                 if let Err(e) = write_half.write_all(&response).await {
                     tracing::debug!(%peer, error = %e, "write failed");

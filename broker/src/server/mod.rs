@@ -13,15 +13,21 @@ use tokio::sync::watch;
 
 use crate::state::BrokerState;
 
-/// Accepts connections until `shutdown` flips to true.
-pub async fn run(state: Arc<BrokerState>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+/// Accepts connections on the listener named `listener_name` until `shutdown` flips to true; every
+/// request on them knows that name (Metadata answers with that listener's endpoints).
+pub async fn run(
+    state: Arc<BrokerState>,
+    listener: TcpListener,
+    listener_name: Arc<str>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    tokio::spawn(connection::serve(state.clone(), stream, peer));
+                    tokio::spawn(connection::serve(state.clone(), stream, peer, listener_name.clone()));
                 }
-                Err(e) => tracing::warn!(error = %e, "accept failed"),
+                Err(e) => tracing::warn!(listener = %listener_name, error = %e, "accept failed"),
             },
             _ = shutdown.changed() => return,
         }

@@ -1,8 +1,9 @@
 //! `strom broker`: run one broker node from a config file, with flag and `STROM_*` overrides, until
 //! SIGINT or SIGTERM.
 //!
-//! Once the listener is bound it prints exactly one line to stdout,
-//! `strom broker ready: kafka=<addr> node_id=<id> data_dir=<dir>`, which tests and scripts parse.
+//! Once the listeners are bound it prints exactly one line to stdout,
+//! `strom broker ready: kafka=<addr> node_id=<id> data_dir=<dir> listeners=<NAME://addr,...>`, which
+//! tests and scripts parse (`kafka=` is the first listener's bound address).
 
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -10,7 +11,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use strom_broker::listener::ListenerSpec;
 use strom_broker::{Broker, BrokerConfig};
+
+use super::node_flags::{BROKER_METRICS_LISTEN, NodeFlags};
 
 /// Arguments of `strom broker`.
 #[derive(Debug, Clone, Args)]
@@ -21,15 +25,32 @@ pub struct BrokerArgs {
     /// This broker's id (`node.id`); overrides the file.
     #[arg(long, env = "STROM_NODE_ID", value_name = "ID")]
     pub node_id: Option<i32>,
-    /// Address the Kafka listener binds (`listeners`); port 0 picks a free port.
+    /// Address the single Kafka listener (`PLAINTEXT`) binds; port 0 picks a free port. For several
+    /// named listeners use `--listeners` instead.
     #[arg(long, env = "STROM_LISTENER", value_name = "HOST:PORT", value_parser = parse_listener)]
     pub listener: Option<SocketAddr>,
-    /// Host advertised to clients in Metadata responses (`advertised.listeners`).
+    /// Host the single listener advertises to clients in Metadata responses.
     #[arg(long, env = "STROM_ADVERTISED_HOST", value_name = "HOST")]
     pub advertised_host: Option<String>,
-    /// Port advertised to clients in Metadata responses.
+    /// Port the single listener advertises to clients in Metadata responses.
     #[arg(long, env = "STROM_ADVERTISED_PORT", value_name = "PORT")]
     pub advertised_port: Option<u16>,
+    /// Named Kafka listeners, comma-separated (`listeners`), e.g.
+    /// `INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:19092`; port 0 picks a free port.
+    #[arg(long, env = "STROM_LISTENERS", value_name = "NAME://HOST:PORT,...", value_delimiter = ',')]
+    pub listeners: Option<Vec<ListenerSpec>>,
+    /// Address clients are told to use per listener, comma-separated (`advertised.listeners`), e.g.
+    /// `INTERNAL://broker-1:9092,EXTERNAL://127.0.0.1:19092`; port 0 means the bound port.
+    #[arg(
+        long,
+        env = "STROM_ADVERTISED_LISTENERS",
+        value_name = "NAME://HOST:PORT,...",
+        value_delimiter = ','
+    )]
+    pub advertised_listeners: Option<Vec<ListenerSpec>>,
+    /// The listener followers use to reach leaders (`inter.broker.listener.name`); default: the first.
+    #[arg(long, env = "STROM_INTER_BROKER_LISTENER_NAME", value_name = "NAME")]
+    pub inter_broker_listener_name: Option<String>,
     /// Directory for partition logs and metadata (`log.dirs`).
     #[arg(long, env = "STROM_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -40,6 +61,9 @@ pub struct BrokerArgs {
     /// `broker.heartbeat.interval.ms`.
     #[arg(long, env = "STROM_BROKER_HEARTBEAT_INTERVAL_MS", value_name = "MS")]
     pub heartbeat_interval_ms: Option<u64>,
+    /// Metrics endpoint and node-id-from-hostname.
+    #[command(flatten)]
+    pub node: NodeFlags,
 }
 
 impl BrokerArgs {
@@ -51,7 +75,10 @@ impl BrokerArgs {
         };
         if let Some(node_id) = self.node_id {
             config.node_id = node_id;
+        } else if let Some(id) = self.node.hostname_node_id()? {
+            config.node_id = i32::try_from(id).context("node id from the hostname")?;
         }
+        config.metrics_listen = self.node.metrics_listen(config.metrics_listen, BROKER_METRICS_LISTEN)?;
         if let Some(listener) = self.listener {
             config.listener = listener;
         }
@@ -60,6 +87,15 @@ impl BrokerArgs {
         }
         if let Some(port) = self.advertised_port {
             config.advertised_port = Some(port);
+        }
+        if let Some(listeners) = &self.listeners {
+            config.listeners = listeners.clone();
+        }
+        if let Some(advertised) = &self.advertised_listeners {
+            config.advertised_listeners = advertised.clone();
+        }
+        if let Some(name) = &self.inter_broker_listener_name {
+            config.inter_broker_listener_name = Some(name.clone());
         }
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
@@ -70,6 +106,7 @@ impl BrokerArgs {
         if let Some(ms) = self.heartbeat_interval_ms {
             config.broker_heartbeat_interval_ms = ms;
         }
+        config.listener_plan().context("invalid listener config")?;
         Ok(config)
     }
 }
@@ -88,12 +125,16 @@ pub async fn serve(config: BrokerConfig, banner: impl FnOnce(SocketAddr) -> Stri
     tracing::info!(node_id, listener = %config.listener, data_dir = %data_dir.display(), "starting broker");
     let handle = Broker::start(config).await.context("starting broker")?;
     let kafka_addr = handle.kafka_addr();
+    let listeners: Vec<String> =
+        handle.listeners().iter().map(|(name, addr)| format!("{name}://{addr}")).collect();
+    let metrics = handle.metrics_addr().map_or_else(|| "off".to_string(), |a| format!("http://{a}/metrics"));
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(
             stdout,
-            "strom broker ready: kafka={kafka_addr} node_id={node_id} data_dir={}",
-            data_dir.display()
+            "strom broker ready: kafka={kafka_addr} node_id={node_id} metrics={metrics} data_dir={} listeners={}",
+            data_dir.display(),
+            listeners.join(",")
         )
         .and_then(|()| stdout.write_all(banner(kafka_addr).as_bytes()))
         .and_then(|()| stdout.flush())
@@ -161,9 +202,13 @@ mod tests {
             listener: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             advertised_host: Some("kafka.local".into()),
             advertised_port: None,
+            listeners: None,
+            advertised_listeners: None,
+            inter_broker_listener_name: None,
             data_dir: Some(PathBuf::from("/tmp/x")),
             controllers: Some(vec!["127.0.0.1:9093".into(), "127.0.0.1:9094".into()]),
             heartbeat_interval_ms: Some(250),
+            node: NodeFlags::default(),
         };
         let config = args.to_config()?;
         assert_eq!(config.node_id, 7);
@@ -174,5 +219,56 @@ mod tests {
         assert_eq!(config.controllers, vec!["127.0.0.1:9093".to_string(), "127.0.0.1:9094".to_string()]);
         assert_eq!(config.broker_heartbeat_interval_ms, 250);
         Ok(())
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<BrokerConfig> {
+        let cli =
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("strom").chain(args.iter().copied()))?;
+        cli.broker.to_config()
+    }
+
+    #[test]
+    fn listener_flags_parse_and_win_over_the_file() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("broker.toml");
+        std::fs::write(
+            &file,
+            "listeners = [\"A://127.0.0.1:1\"]\nadvertised_listeners = [\"A://a.example:1\"]\n",
+        )?;
+        let file = file.display().to_string();
+        let config = parse(&[
+            "--config",
+            &file,
+            "--listeners",
+            "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:19092",
+            "--advertised-listeners",
+            "INTERNAL://broker-1:9092,EXTERNAL://127.0.0.1:19092",
+            "--inter-broker-listener-name",
+            "INTERNAL",
+        ])?;
+        let names: Vec<&str> = config.listeners.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["INTERNAL", "EXTERNAL"]);
+        assert_eq!(config.advertised_listeners[1].to_string(), "EXTERNAL://127.0.0.1:19092");
+        assert_eq!(config.inter_broker_listener_name.as_deref(), Some("INTERNAL"));
+        let from_file = parse(&["--config", &file])?;
+        assert_eq!(from_file.advertised_listeners[0].host, "a.example");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_listener_flags_are_rejected() {
+        let message = |args: &[&str]| format!("{:#}", parse(args).expect_err("rejected"));
+        let mixed = message(&["--listener", "127.0.0.1:0", "--listeners", "A://127.0.0.1:0"]);
+        assert!(mixed.contains("cannot be combined with `listener`"), "{mixed}");
+        let syntax = message(&["--listeners", "A://127.0.0.1:0,b://h:1"]);
+        assert!(syntax.contains("`b://h:1` is not NAME://HOST:PORT"), "{syntax}");
+        let unknown = message(&["--listeners", "A://127.0.0.1:0", "--advertised-listeners", "B://h:1"]);
+        assert!(unknown.contains("names B, which is not in the listeners (A)"), "{unknown}");
     }
 }

@@ -55,14 +55,25 @@ pub async fn run(args: CombinedArgs) -> Result<()> {
     let config = CombinedConfig::from_file(&args.config)?;
     let node_id = config.controller.node_id;
     let controller = ControllerNode::start(config.controller).await.context("starting the controller")?;
-    print_line(&format!("strom controller ready: grpc={} node_id={node_id}", controller.addr()))?;
+    let url = |addr: Option<std::net::SocketAddr>| {
+        addr.map_or_else(|| "off".into(), |a| format!("http://{a}/metrics"))
+    };
+    print_line(&format!(
+        "strom controller ready: grpc={} node_id={node_id} metrics={}",
+        controller.addr(),
+        url(controller.metrics_addr())
+    ))?;
     let broker_id = config.broker.node_id;
     let data_dir = config.broker.data_dir.clone();
     let broker = Broker::start(config.broker).await.context("starting the broker")?;
+    let listeners: Vec<String> =
+        broker.listeners().iter().map(|(name, addr)| format!("{name}://{addr}")).collect();
     print_line(&format!(
-        "strom broker ready: kafka={} node_id={broker_id} data_dir={}",
+        "strom broker ready: kafka={} node_id={broker_id} metrics={} data_dir={} listeners={}",
         broker.kafka_addr(),
-        data_dir.display()
+        url(broker.metrics_addr()),
+        data_dir.display(),
+        listeners.join(",")
     ))?;
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "stopping the combined node");

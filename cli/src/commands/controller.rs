@@ -14,6 +14,7 @@ use strom_controller::node::parse_voters;
 use strom_controller::{ControllerConfig, ControllerNode};
 
 use super::broker::{parse_listener, shutdown_signal};
+use super::node_flags::{CONTROLLER_METRICS_LISTEN, NodeFlags};
 
 /// Arguments of `strom controller`.
 #[derive(Debug, Clone, Args)]
@@ -58,6 +59,9 @@ pub struct ControllerArgs {
     /// share of those it prefers is led elsewhere.
     #[arg(long, env = "STROM_LEADER_IMBALANCE_PER_BROKER_PERCENTAGE", value_name = "PERCENT")]
     pub leader_imbalance_per_broker_percentage: Option<u32>,
+    /// Metrics endpoint and node-id-from-hostname.
+    #[command(flatten)]
+    pub node: NodeFlags,
 }
 
 impl ControllerArgs {
@@ -69,7 +73,10 @@ impl ControllerArgs {
         };
         if let Some(node_id) = self.node_id {
             config.node_id = node_id;
+        } else if let Some(id) = self.node.hostname_node_id()? {
+            config.node_id = id;
         }
+        config.metrics_listen = self.node.metrics_listen(config.metrics_listen, CONTROLLER_METRICS_LISTEN)?;
         if let Some(listen) = self.listen {
             config.listen = listen;
         }
@@ -124,9 +131,15 @@ pub async fn run(args: ControllerArgs) -> Result<()> {
     let handle = ControllerNode::start(config).await.context("starting controller")?;
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "strom controller ready: grpc={} node_id={node_id}", handle.addr())
-            .and_then(|()| stdout.flush())
-            .context("writing to stdout")?;
+        let metrics =
+            handle.metrics_addr().map_or_else(|| "off".to_string(), |a| format!("http://{a}/metrics"));
+        writeln!(
+            stdout,
+            "strom controller ready: grpc={} node_id={node_id} metrics={metrics}",
+            handle.addr()
+        )
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")?;
     }
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "shutting down controller");
@@ -157,6 +170,7 @@ mod tests {
             auto_leader_rebalance_enable: Some(false),
             leader_imbalance_check_interval_ms: Some(1000),
             leader_imbalance_per_broker_percentage: None,
+            node: NodeFlags::default(),
         };
         let config = args.to_config()?;
         assert_eq!(config.node_id, 2);

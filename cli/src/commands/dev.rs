@@ -35,6 +35,17 @@ pub struct DevArgs {
     /// gRPC port of controller 1; controller N listens on this + N - 1.
     #[arg(long, default_value_t = 19093, value_name = "PORT")]
     pub controller_port: u16,
+    /// Metrics/health HTTP port of broker 1; broker N serves on this + N - 1 (0: free ports).
+    #[arg(long, default_value_t = 9464, value_name = "PORT")]
+    pub metrics_port: u16,
+    /// Metrics/health HTTP port of controller 1; controller N serves on this + N - 1 (0: free ports).
+    #[arg(long, default_value_t = 9474, value_name = "PORT")]
+    pub controller_metrics_port: u16,
+}
+
+/// Port `base + index` (index from 0), or 0 (a free port) when `base` is 0.
+fn nth_port(base: u16, index: u16) -> u16 {
+    if base == 0 { 0 } else { base.saturating_add(index) }
 }
 
 fn addr(host: &str, port: u16) -> Result<SocketAddr> {
@@ -51,6 +62,7 @@ async fn start_controllers(args: &DevArgs) -> Result<Vec<ControllerHandle>> {
         let config = ControllerConfig {
             node_id: *id,
             listen: voter.parse().with_context(|| format!("bad controller address {voter}"))?,
+            metrics_listen: Some(addr(&args.host, nth_port(args.controller_metrics_port, *id as u16 - 1))?),
             data_dir: args.data_dir.join(format!("controller-{id}")),
             voters: voters.clone(),
             cluster_id: "strom-dev".into(),
@@ -74,6 +86,7 @@ async fn start_brokers(args: &DevArgs, controllers: &[String]) -> Result<Vec<Bro
         let config = BrokerConfig {
             node_id: i32::from(id),
             listener: addr(&args.host, args.kafka_port + id - 1)?,
+            metrics_listen: Some(addr(&args.host, nth_port(args.metrics_port, id - 1))?),
             data_dir,
             controllers: controllers.to_vec(),
             ..BrokerConfig::default()
@@ -92,10 +105,24 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let controller_addrs: Vec<String> = controllers.iter().map(|c| c.addr().to_string()).collect();
     let brokers = start_brokers(&args, &controller_addrs).await?;
     let kafka: Vec<SocketAddr> = brokers.iter().map(BrokerHandle::kafka_addr).collect();
-    for (i, broker) in kafka.iter().enumerate() {
-        println!("strom broker ready: kafka={broker} node_id={}", i + 1);
+    for (i, broker) in brokers.iter().enumerate() {
+        println!(
+            "strom broker ready: kafka={} node_id={} metrics={}",
+            broker.kafka_addr(),
+            i + 1,
+            metrics_url(broker.metrics_addr())
+        );
     }
-    print!("{}", banner(&kafka, &controller_addrs, &args.data_dir));
+    let mut nodes = Vec::new();
+    for (i, controller) in controllers.iter().enumerate() {
+        let metrics = metrics_url(controller.metrics_addr());
+        nodes.push(format!("controller {}  grpc  {:<21}  {metrics}", i + 1, controller.addr()));
+    }
+    for (i, broker) in brokers.iter().enumerate() {
+        let metrics = metrics_url(broker.metrics_addr());
+        nodes.push(format!("broker {}      kafka {:<21}  {metrics}", i + 1, broker.kafka_addr().to_string()));
+    }
+    print!("{}", banner(&kafka, &controller_addrs, &nodes, &args.data_dir));
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "stopping the dev cluster");
     for broker in brokers {
@@ -107,8 +134,13 @@ pub async fn run(args: DevArgs) -> Result<()> {
     Ok(())
 }
 
+/// `http://ADDR/metrics`, or `off`.
+fn metrics_url(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "off".to_string(), |a| format!("http://{a}/metrics"))
+}
+
 /// What the cluster is and commands to try.
-fn banner(kafka: &[SocketAddr], controllers: &[String], data_dir: &Path) -> String {
+fn banner(kafka: &[SocketAddr], controllers: &[String], nodes: &[String], data_dir: &Path) -> String {
     let bootstrap = kafka.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
     let b = format!("--bootstrap-server {bootstrap}");
     let mut text = String::new();
@@ -121,6 +153,10 @@ fn banner(kafka: &[SocketAddr], controllers: &[String], data_dir: &Path) -> Stri
     let _ = writeln!(text, "  Bootstrap servers: {bootstrap}");
     if !controllers.is_empty() {
         let _ = writeln!(text, "  Controllers:       {}", controllers.join(","));
+    }
+    let _ = writeln!(text, "  Nodes (metrics: Prometheus text; /health/live and /health/ready beside it):");
+    for node in nodes {
+        let _ = writeln!(text, "    {node}");
     }
     let _ = write!(
         text,

@@ -9,6 +9,8 @@ pub mod consume;
 pub mod controller;
 pub mod dev;
 pub mod groups;
+pub mod health;
+pub mod node_flags;
 pub mod partitions;
 pub mod produce;
 pub mod reassign;

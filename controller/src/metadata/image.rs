@@ -10,15 +10,30 @@ use uuid::Uuid;
 use super::acl::AclBinding;
 use super::records::MetadataRecord;
 
+/// One named Kafka listener of a broker, as clients reach it (Kafka's `BrokerEndpoint`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerEndpoint {
+    /// Listener name (`INTERNAL`, `EXTERNAL`, `PLAINTEXT`, …).
+    pub name: String,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: i32,
+}
+
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerImage {
     /// Broker id.
     pub broker_id: i32,
-    /// Advertised host.
+    /// Advertised host of the broker's inter-broker listener.
     pub host: String,
-    /// Advertised Kafka port.
+    /// Advertised port of the broker's inter-broker listener.
     pub port: i32,
+    /// Every advertised listener, in the broker's `listeners` order. Empty for registrations written
+    /// before named listeners existed: such a broker has `host`/`port` on every listener name.
+    #[serde(default)]
+    pub endpoints: Vec<BrokerEndpoint>,
     /// Rack.
     pub rack: Option<String>,
     /// The registered run of the broker process.
@@ -40,6 +55,16 @@ impl BrokerImage {
     /// Eligible to lead and to join ISRs: neither fenced nor shutting down.
     pub fn is_active(&self) -> bool {
         !self.fenced && !self.in_controlled_shutdown
+    }
+
+    /// The advertised `(host, port)` of listener `name`; `None` when the broker has no such listener.
+    /// A registration without endpoints (written before named listeners) answers every name with its
+    /// `host`/`port`.
+    pub fn endpoint(&self, name: &str) -> Option<(&str, i32)> {
+        if self.endpoints.is_empty() {
+            return Some((&self.host, self.port));
+        }
+        self.endpoints.iter().find(|e| e.name == name).map(|e| (e.host.as_str(), e.port))
     }
 }
 
@@ -243,11 +268,20 @@ impl MetadataImage {
     pub fn replay(&mut self, record: &MetadataRecord) {
         self.offset += 1;
         match record {
-            MetadataRecord::RegisterBroker { broker_id, incarnation_id, host, port, rack, fenced } => {
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                host,
+                port,
+                endpoints,
+                rack,
+                fenced,
+            } => {
                 let broker = BrokerImage {
                     broker_id: *broker_id,
                     host: host.clone(),
                     port: *port,
+                    endpoints: endpoints.clone(),
                     rack: rack.clone(),
                     incarnation_id: *incarnation_id,
                     broker_epoch: i64::try_from(self.offset).unwrap_or(i64::MAX),
@@ -573,6 +607,7 @@ mod tests {
                 incarnation_id: Uuid::from_u128(1),
                 host: "h".into(),
                 port: 9092,
+                endpoints: Vec::new(),
                 rack: Some("r1".into()),
                 fenced: true,
             },
@@ -620,5 +655,8 @@ mod tests {
         image.replay(&record);
         let broker = image.broker(1).expect("broker");
         assert!(!broker.fenced && broker.incarnation_id.is_nil());
+        // No endpoints: the one registered host/port serves every listener name.
+        assert!(broker.endpoints.is_empty());
+        assert_eq!(broker.endpoint("EXTERNAL"), Some(("h", 9092)));
     }
 }

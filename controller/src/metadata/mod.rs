@@ -9,7 +9,7 @@ pub mod records;
 pub mod wire;
 
 pub use image::{
-    BrokerImage, CommittedOffset, GroupOffsets, LeaderRecoveryState, MetadataImage, PartitionImage,
-    TopicImage,
+    BrokerEndpoint, BrokerImage, CommittedOffset, GroupOffsets, LeaderRecoveryState, MetadataImage,
+    PartitionImage, TopicImage,
 };
 pub use records::MetadataRecord;

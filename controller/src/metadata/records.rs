@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::acl::AclBinding;
-use super::image::LeaderRecoveryState;
+use super::image::{BrokerEndpoint, LeaderRecoveryState};
 
 /// One change to cluster metadata. The local store writes them as JSON lines; the controller quorum
 /// carries the same records in its Raft log.
@@ -25,10 +25,13 @@ pub enum MetadataRecord {
         /// Identifies one run of the broker process; a new one means the broker restarted.
         #[serde(default)]
         incarnation_id: Uuid,
-        /// Advertised host.
+        /// Advertised host of the inter-broker listener.
         host: String,
-        /// Advertised Kafka port.
+        /// Advertised port of the inter-broker listener.
         port: i32,
+        /// Every advertised listener (empty in records written before named listeners).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        endpoints: Vec<BrokerEndpoint>,
         /// Rack, if any.
         rack: Option<String>,
         /// Registered fenced (the controller path: unfenced on its first heartbeat). Logs written before

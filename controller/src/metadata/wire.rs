@@ -10,7 +10,7 @@ use strom_proto::metadata::metadata_record::Record;
 use uuid::Uuid;
 
 use super::acl::{AclBinding, AclOperation, AclPatternType, AclPermissionType, AclResourceType};
-use super::image::LeaderRecoveryState;
+use super::image::{BrokerEndpoint, LeaderRecoveryState};
 use super::records::MetadataRecord;
 
 /// Why protobuf bytes did not decode into metadata records.
@@ -75,16 +75,26 @@ fn leader_recovery_state(value: i32) -> Result<LeaderRecoveryState, WireError> {
 impl From<&MetadataRecord> for pb::MetadataRecord {
     fn from(record: &MetadataRecord) -> Self {
         let record = match record {
-            MetadataRecord::RegisterBroker { broker_id, incarnation_id, host, port, rack, fenced } => {
-                Record::RegisterBroker(pb::RegisterBrokerRecord {
-                    broker_id: *broker_id,
-                    incarnation_id: uuid_bytes(incarnation_id),
-                    host: host.clone(),
-                    port: *port,
-                    rack: rack.clone(),
-                    fenced: *fenced,
-                })
-            }
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                host,
+                port,
+                endpoints,
+                rack,
+                fenced,
+            } => Record::RegisterBroker(pb::RegisterBrokerRecord {
+                broker_id: *broker_id,
+                incarnation_id: uuid_bytes(incarnation_id),
+                host: host.clone(),
+                port: *port,
+                rack: rack.clone(),
+                fenced: *fenced,
+                endpoints: endpoints
+                    .iter()
+                    .map(|e| pb::BrokerEndpoint { name: e.name.clone(), host: e.host.clone(), port: e.port })
+                    .collect(),
+            }),
             MetadataRecord::FenceBroker { broker_id } => {
                 Record::FenceBroker(pb::FenceBrokerRecord { broker_id: *broker_id })
             }
@@ -239,6 +249,11 @@ impl TryFrom<pb::MetadataRecord> for MetadataRecord {
                 incarnation_id: uuid("incarnation_id", &r.incarnation_id)?,
                 host: r.host,
                 port: r.port,
+                endpoints: r
+                    .endpoints
+                    .into_iter()
+                    .map(|e| BrokerEndpoint { name: e.name, host: e.host, port: e.port })
+                    .collect(),
                 rack: r.rack,
                 fenced: r.fenced,
             },
@@ -347,6 +362,10 @@ mod tests {
                 incarnation_id: id(1),
                 host: "broker-3.example".into(),
                 port: 19092,
+                endpoints: vec![
+                    BrokerEndpoint { name: "INTERNAL".into(), host: "broker-3.example".into(), port: 19092 },
+                    BrokerEndpoint { name: "EXTERNAL".into(), host: "127.0.0.1".into(), port: 29092 },
+                ],
                 rack: Some("rack-b".into()),
                 fenced: true,
             },
@@ -355,6 +374,7 @@ mod tests {
                 incarnation_id: Uuid::nil(),
                 host: "h".into(),
                 port: 1,
+                endpoints: Vec::new(),
                 rack: None,
                 fenced: false,
             },

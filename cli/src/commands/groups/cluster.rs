@@ -14,7 +14,6 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::lag;
 use crate::wire::{WireConn, connect_any, error_name};
 
 /// ListOffsets timestamp asking for the log end offset (the high watermark under read_uncommitted).
@@ -249,6 +248,9 @@ impl Cluster {
         if data.error_code != 0 {
             bail!("Fetch {topic}-{partition} at offset {offset}: {}", error_name(data.error_code));
         }
-        Ok(data.records.as_deref().and_then(|records| lag::record_timestamp(records, offset)))
+        Ok(data
+            .records
+            .as_deref()
+            .and_then(|records| strom_broker::record::timestamp::record_timestamp(records, offset)))
     }
 }

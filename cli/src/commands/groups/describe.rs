@@ -13,9 +13,9 @@ use super::cluster::{Cluster, LATEST_TIMESTAMP, TopicPartition};
 use super::coordinator::{
     Coordinator, GroupDescription, Member, describe_group, find_coordinator, offset_fetch,
 };
-use super::lag::lag_seconds;
 use super::output::{render_members, render_offsets, render_states};
 use crate::output::{print_json, print_text};
+use strom_broker::record::timestamp::lag_seconds;
 
 /// Everything the coordinator says about one group.
 #[derive(Debug, Clone)]

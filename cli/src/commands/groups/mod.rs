@@ -20,7 +20,6 @@ mod coordinator;
 mod datetime;
 mod describe;
 mod history;
-mod lag;
 mod list;
 mod output;
 mod reset;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::OpError;
 use super::election::{elect_with_returning_broker, remove_broker_from_partitions};
 use crate::error_code::ErrorCode;
-use crate::metadata::image::{BrokerImage, MetadataImage};
+use crate::metadata::image::{BrokerEndpoint, BrokerImage, MetadataImage};
 use crate::metadata::records::MetadataRecord;
 
 /// A BrokerRegistration request.
@@ -27,10 +27,12 @@ pub struct BrokerRegistration {
     pub incarnation_id: Uuid,
     /// The cluster the broker believes it belongs to (from its `meta.properties`).
     pub cluster_id: String,
-    /// Advertised Kafka host.
+    /// Advertised host of the broker's inter-broker listener.
     pub host: String,
-    /// Advertised Kafka port.
+    /// Advertised port of the broker's inter-broker listener.
     pub port: i32,
+    /// Every advertised listener (empty from a broker that predates named listeners).
+    pub endpoints: Vec<BrokerEndpoint>,
     /// Rack, if any.
     pub rack: Option<String>,
 }
@@ -81,6 +83,20 @@ fn validate_registration(request: &BrokerRegistration, expected_cluster_id: &str
     if request.host.is_empty() || !(0..=65535).contains(&request.port) {
         return Err(OpError::new(ErrorCode::InvalidRequest, "advertised host and port must be valid"));
     }
+    for (i, endpoint) in request.endpoints.iter().enumerate() {
+        if endpoint.name.is_empty() || endpoint.host.is_empty() || !(0..=65535).contains(&endpoint.port) {
+            return Err(OpError::new(
+                ErrorCode::InvalidRequest,
+                format!("listener endpoint {:?} needs a name, a host and a valid port", endpoint),
+            ));
+        }
+        if request.endpoints[..i].iter().any(|e| e.name == endpoint.name) {
+            return Err(OpError::new(
+                ErrorCode::InvalidRequest,
+                format!("listener name {} is registered twice", endpoint.name),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -104,6 +120,7 @@ pub fn register_broker(
         if existing.incarnation_id == request.incarnation_id {
             let same = existing.host == request.host
                 && existing.port == request.port
+                && existing.endpoints == request.endpoints
                 && existing.rack == request.rack;
             if same {
                 return Ok(records);
@@ -123,6 +140,7 @@ pub fn register_broker(
         incarnation_id: request.incarnation_id,
         host: request.host.clone(),
         port: request.port,
+        endpoints: request.endpoints.clone(),
         rack: request.rack.clone(),
         fenced: true,
     });
@@ -221,6 +239,11 @@ mod tests {
             cluster_id: CLUSTER.into(),
             host: "localhost".into(),
             port: 9092 + broker_id,
+            endpoints: vec![BrokerEndpoint {
+                name: "PLAINTEXT".into(),
+                host: "localhost".into(),
+                port: 9092 + broker_id,
+            }],
             rack: None,
         }
     }
@@ -276,6 +299,34 @@ mod tests {
             register_broker(&image, &moved, CLUSTER).unwrap_err().code,
             ErrorCode::DuplicateBrokerRegistration
         );
+        let mut relisted = registration(1, 1);
+        relisted.endpoints.push(BrokerEndpoint { name: "EXTERNAL".into(), host: "h".into(), port: 1 });
+        assert_eq!(
+            register_broker(&image, &relisted, CLUSTER).unwrap_err().code,
+            ErrorCode::DuplicateBrokerRegistration
+        );
+    }
+
+    #[test]
+    fn registration_keeps_every_endpoint_and_rejects_bad_ones() {
+        let mut image = MetadataImage::default();
+        let mut request = registration(1, 1);
+        request.endpoints = vec![
+            BrokerEndpoint { name: "INTERNAL".into(), host: "broker-1".into(), port: 9092 },
+            BrokerEndpoint { name: "EXTERNAL".into(), host: "127.0.0.1".into(), port: 19092 },
+        ];
+        apply(&mut image, |i| register_broker(i, &request, CLUSTER));
+        let broker = image.broker(1).expect("registered");
+        assert_eq!(broker.endpoints, request.endpoints);
+        assert_eq!(broker.endpoint("EXTERNAL"), Some(("127.0.0.1", 19092)));
+        assert_eq!(broker.endpoint("INTERNAL"), Some(("broker-1", 9092)));
+        assert_eq!(broker.endpoint("OTHER"), None);
+        let mut twice = request.clone();
+        twice.endpoints[1].name = "INTERNAL".into();
+        assert_eq!(register_broker(&image, &twice, CLUSTER).unwrap_err().code, ErrorCode::InvalidRequest);
+        let mut no_host = request;
+        no_host.endpoints[0].host.clear();
+        assert_eq!(register_broker(&image, &no_host, CLUSTER).unwrap_err().code, ErrorCode::InvalidRequest);
     }
 
     #[test]

@@ -111,6 +111,7 @@ mod tests {
                 incarnation_id: Uuid::nil(),
                 host: "h".into(),
                 port: 9092,
+                endpoints: Vec::new(),
                 rack: rack.map(str::to_owned),
                 fenced: false,
             });

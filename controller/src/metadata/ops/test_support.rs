@@ -14,6 +14,7 @@ pub fn with_brokers(ids: impl IntoIterator<Item = i32>) -> MetadataImage {
             incarnation_id: Uuid::from_u128(id as u128),
             host: "h".into(),
             port: 9092,
+            endpoints: Vec::new(),
             rack: None,
             fenced: false,
         });

@@ -300,6 +300,7 @@ mod tests {
             incarnation_id: Uuid::nil(),
             host: "h".into(),
             port: 9092,
+            endpoints: Vec::new(),
             rack: None,
             fenced: false,
         });
@@ -373,6 +374,7 @@ mod tests {
             incarnation_id: Uuid::nil(),
             host: "h".into(),
             port: 9093,
+            endpoints: Vec::new(),
             rack: None,
             fenced: false,
         });

@@ -1,5 +1,6 @@
 //! How far behind a consumer is in time: the timestamp of the oldest unconsumed record (the record at
-//! the committed offset) read out of the record batches a Fetch returned, and LAG-SECONDS from it.
+//! the committed offset) read out of record batches (a Fetch response or a log read), and LAG-SECONDS
+//! from it.
 //!
 //! Batches are Kafka's v2 record batches (the 61-byte header of `baseOffset i64, batchLength i32,
 //! partitionLeaderEpoch i32, magic i8, crc u32, attributes i16, lastOffsetDelta i32, baseTimestamp
@@ -9,8 +10,8 @@
 //! [`DECOMPRESS_LIMIT`] falls back to the header's `baseTimestamp` (the batch's first record), and a
 //! LogAppendTime batch uses `maxTimestamp`, which the broker stamped on every record.
 
-use strom_broker::record::batch::{BatchHeader, HEADER_SIZE};
-use strom_broker::record::decode_records_with_limit;
+use super::batch::{BatchHeader, HEADER_SIZE};
+use super::decode_records_with_limit;
 
 /// Decompressed bytes one batch may expand to before its header's base timestamp is used instead.
 pub const DECOMPRESS_LIMIT: usize = 16 * 1024 * 1024;
@@ -72,8 +73,8 @@ pub fn lag_seconds(now_ms: i64, lag: i64, timestamp: Option<i64>) -> Option<i64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strom_broker::record::BatchBuilder;
-    use strom_broker::record::batch::Compression;
+    use crate::record::BatchBuilder;
+    use crate::record::batch::Compression;
 
     /// An uncompressed v2 batch written field by field: records with the given timestamp and offset
     /// deltas, null keys and one-byte values, no headers. The CRC is left 0 (not checked here).
@@ -152,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn compressed_control_and_log_append_time_batches() -> anyhow::Result<()> {
+    fn compressed_control_and_log_append_time_batches() -> Result<(), Box<dyn std::error::Error>> {
         let mut builder = BatchBuilder::new(Compression::Zstd).base_offset(40);
         builder.append(7_000, None, Some(b"a")).append(7_500, None, Some(b"b"));
         let compressed = builder.build()?;
