@@ -363,10 +363,15 @@ def test_internal_listener_from_inside_the_network(cluster):
                                  "--from-beginning", "--max-messages", str(len(lines)),
                                  "--timeout-ms", "20000").stdout.splitlines()
         assert consumed == lines
-        described = cluster.tools("cluster", "describe", "--controller", "controller-2:9093",
-                                  "--output", "json").stdout
-        for n in BROKERS:
-            assert f"broker-{n}:9092" in described or f"127.0.0.1:{cluster.kafka_ports[n]}" in described, described
+        # The quorum knows each broker by both listeners, as compose advertises them.
+        described = json.loads(cluster.tools("cluster", "describe", "--controller", "controller-2:9093",
+                                             "--output", "json").stdout)
+        endpoints = {b["broker_id"]: {(e["name"], e["host"], e["port"]) for e in b["endpoints"]}
+                     for b in described["brokers"]}
+        assert endpoints == {
+            n: {("INTERNAL", f"broker-{n}", 9092), ("EXTERNAL", "127.0.0.1", cluster.kafka_ports[n])} for n in BROKERS
+        }, described
+        assert sorted(v["addr"] for v in described["voters"]) == [f"{c}:9093" for c in CONTROLLERS], described
 
         # The same records from the host, through the published EXTERNAL ports.
         consumer = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": unique_topic("compose-host"),

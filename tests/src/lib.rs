@@ -14,6 +14,7 @@
 //! Tests never sleep to wait for a condition: they poll with a deadline ([`wait_until`]).
 
 pub mod cluster;
+pub mod http;
 pub mod kafka;
 pub mod node;
 pub mod replica;
@@ -85,6 +86,7 @@ impl BrokerOptions {
 pub struct BrokerProcess {
     child: Option<Child>,
     addr: SocketAddr,
+    metrics: Option<SocketAddr>,
     node_id: i32,
     /// Holds the config file, if any; removed on drop.
     _scratch: TempDir,
@@ -122,6 +124,7 @@ impl BrokerProcess {
         let mut broker = Self {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics: None,
             node_id: -1,
             _scratch: scratch,
             config_path,
@@ -173,6 +176,7 @@ impl BrokerProcess {
                 Ok(line) => {
                     if let Some((addr, node_id)) = parse_ready_line(&line) {
                         self.addr = addr;
+                        self.metrics = cluster::parse_metrics_addr(&line);
                         self.node_id = node_id;
                         return;
                     }
@@ -197,6 +201,11 @@ impl BrokerProcess {
     /// The Kafka listener address from the ready line.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The metrics endpoint (`/metrics`, `/health/*`) from the ready line.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics.expect("the ready line names a metrics endpoint")
     }
 
     /// `bootstrap.servers` value for clients.

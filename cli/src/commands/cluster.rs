@@ -267,7 +267,13 @@ async fn describe_cluster(addr: &str, output: OutputArgs) -> Result<()> {
     for broker in image.brokers() {
         table.row([
             broker.broker_id.to_string(),
-            format!("{}:{}", broker.host, broker.port),
+            if broker.endpoints.is_empty() {
+                format!("{}:{}", broker.host, broker.port)
+            } else {
+                let endpoints =
+                    broker.endpoints.iter().map(|e| format!("{}://{}:{}", e.name, e.host, e.port));
+                endpoints.collect::<Vec<_>>().join(",")
+            },
             broker.rack.clone().unwrap_or_else(|| "-".into()),
             broker.fenced.to_string(),
             broker.in_controlled_shutdown.to_string(),
