@@ -92,6 +92,8 @@ impl ControllerProcess {
             .args(["--voters", voters])
             .args(extra)
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            // Several controllers run at once: their metrics endpoints take free ports.
+            .env("STROM_METRICS_LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
