@@ -18,7 +18,7 @@
 - `compose down -v` and the removal of the images run whatever happens.
 
 No Docker engine (`docker info` fails) or no compose tool: the tests are SKIPPED, unless `CI` or
-`STROM_REQUIRE_DOCKER=1` is set, in which case they FAIL. About 60-90 s on 2 cores.
+`STROM_REQUIRE_DOCKER=1` is set, in which case they FAIL. 30 to 45 s on 2 cores, image builds included.
 """
 
 import contextlib

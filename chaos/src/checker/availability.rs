@@ -139,3 +139,21 @@ pub(crate) fn percentile(sorted: &[u64], pct: usize) -> Option<u64> {
     let rank = (pct * sorted.len()).div_ceil(100).max(1);
     sorted.get(rank - 1).copied()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        assert_eq!(percentile(&[], 50), None);
+        assert_eq!(percentile(&[7], 1), Some(7));
+        assert_eq!(percentile(&[7], 99), Some(7));
+        assert_eq!(percentile(&[1, 2, 3, 4], 50), Some(2));
+        assert_eq!(percentile(&[1, 2, 3, 4], 99), Some(4));
+        assert_eq!(percentile(&[1, 2, 3, 4], 0), Some(1));
+        let hundred: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&hundred, 99), Some(99));
+        assert_eq!(percentile(&hundred, 100), Some(100));
+    }
+}

@@ -50,3 +50,16 @@ fn register(path: &Path) -> bool {
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
     register_font(FAMILY, FontStyle::Normal, bytes).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::ensure_registered;
+
+    #[test]
+    fn no_readable_font_means_no_text() {
+        assert!(!ensure_registered(&[]));
+        assert!(!ensure_registered(&[PathBuf::from("/nonexistent/strom-chaos.ttf")]));
+    }
+}

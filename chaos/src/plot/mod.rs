@@ -43,7 +43,7 @@ pub(crate) fn write_timeline(path: &Path, history: &History, font_paths: &[PathB
 }
 
 /// The colour a fault kind is shaded with.
-pub(crate) fn fault_colour(kind: FaultKind) -> RGBColor {
+fn fault_colour(kind: FaultKind) -> RGBColor {
     match kind {
         FaultKind::KillBroker => RGBColor(228, 26, 28),
         FaultKind::KillLeader => RGBColor(255, 127, 0),
@@ -66,15 +66,10 @@ fn draw(pixels: &mut [u8], history: &History, series: &Series, with_text: bool) 
         root.clone()
     };
     let (upper, lower) = body.split_vertically(body.dim_in_pixel().1 / 2);
-    let throughput: Vec<f64> = series.acks_per_second.iter().map(|&n| n as f64).collect();
+    let throughput: Vec<Option<f64>> = series.acks_per_second.iter().map(|&n| Some(n as f64)).collect();
     let latency: Vec<Option<f64>> = series.p99_latency_ms.iter().map(|l| l.map(|ms| ms as f64)).collect();
     let panel = Panel { history, seconds: series.seconds() as f64, with_text };
-    panel.draw(
-        &upper,
-        "acknowledged writes per second",
-        &throughput.iter().map(|&v| Some(v)).collect::<Vec<_>>(),
-        true,
-    )?;
+    panel.draw(&upper, "acknowledged writes per second", &throughput, true)?;
     panel.draw(&lower, "p99 ack latency (ms)", &latency, false)?;
     root.present()?;
     Ok(())
@@ -88,32 +83,39 @@ struct Panel<'a> {
 }
 
 impl Panel<'_> {
-    /// One chart: fault intervals behind, the series on top; `area` fills under the series and
-    /// carries the legend. Seconds without a value leave a gap.
+    /// One chart: fault intervals behind, the series on top. The first panel fills under its series
+    /// and carries the legend. Seconds without a value leave a gap.
     fn draw(
         &self,
         area: &DrawingArea<BitMapBackend<'_>, Shift>,
         title: &str,
         values: &[Option<f64>],
-        is_first: bool,
+        first_panel: bool,
     ) -> DrawResult {
         let y_max = values.iter().flatten().fold(0f64, |max, &v| max.max(v)).max(1.0) * 1.1;
         let mut builder = ChartBuilder::on(area);
         builder.margin(12);
         if self.with_text {
             builder.caption(title, (font::FAMILY, 16).into_font());
-            builder.set_label_area_size(LabelAreaPosition::Left, 60);
-            builder.set_label_area_size(LabelAreaPosition::Bottom, 40);
         }
+        // Without text, keep the axes and grid: only the tick labels go (empty labels draw nothing).
+        builder.set_label_area_size(LabelAreaPosition::Left, if self.with_text { 60 } else { 4 });
+        builder.set_label_area_size(LabelAreaPosition::Bottom, if self.with_text { 40 } else { 4 });
         let mut chart = builder.build_cartesian_2d(0f64..self.seconds, 0f64..y_max)?;
         let mut mesh = chart.configure_mesh();
         mesh.light_line_style(WHITE.mix(0.0));
+        let whole = |v: &f64| format!("{v:.0}");
         if self.with_text {
             mesh.x_desc("seconds since start").label_style((font::FAMILY, 13).into_font());
+            mesh.x_label_formatter(&whole).y_label_formatter(&whole);
         } else {
+            // Any tick label, even an empty one, needs a font: draw the grid by hand instead.
             mesh.x_labels(0).y_labels(0);
         }
         mesh.draw()?;
+        if !self.with_text {
+            chart.draw_series(grid(self.seconds, y_max))?;
+        }
 
         for kind in FaultKind::ALL {
             let colour = fault_colour(kind);
@@ -130,7 +132,7 @@ impl Panel<'_> {
         }
 
         for run in runs(values) {
-            if is_first {
+            if first_panel {
                 chart.draw_series(
                     AreaSeries::new(run, 0.0, SERIES_COLOUR.mix(0.35))
                         .border_style(SERIES_COLOUR.stroke_width(2)),
@@ -140,7 +142,7 @@ impl Panel<'_> {
             }
         }
 
-        if self.with_text && is_first && !self.history.faults.is_empty() {
+        if self.with_text && first_panel && !self.history.faults.is_empty() {
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
@@ -159,6 +161,19 @@ impl Panel<'_> {
         let min_width = self.seconds / 400.0;
         (start, end.max(start + min_width))
     }
+}
+
+/// Grid lines at most every 10 s (at most ~12 of them) and at fifths of the y range, for charts drawn
+/// without tick labels.
+fn grid(seconds: f64, y_max: f64) -> Vec<PathElement<(f64, f64)>> {
+    let style = BLACK.mix(0.15);
+    let step = ((seconds / 12.0 / 10.0).ceil() * 10.0).max(10.0);
+    let verticals = (1..).map(move |i| f64::from(i) * step).take_while(move |&x| x < seconds);
+    let horizontals = (1..5).map(|i| y_max * f64::from(i) / 5.0);
+    verticals
+        .map(|x| PathElement::new(vec![(x, 0.0), (x, y_max)], style))
+        .chain(horizontals.map(|y| PathElement::new(vec![(0.0, y), (seconds, y)], style)))
+        .collect()
 }
 
 /// Consecutive seconds with a value, as `(second, value)` points.
@@ -186,4 +201,16 @@ fn encode_png(path: &Path, pixels: &[u8]) -> io::Result<()> {
     let mut writer = encoder.write_header().map_err(io::Error::other)?;
     writer.write_image_data(pixels).map_err(io::Error::other)?;
     writer.finish().map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_split_at_missing_seconds() {
+        let values = [None, Some(1.0), Some(2.0), None, None, Some(3.0)];
+        assert_eq!(runs(&values), vec![vec![(1.0, 1.0), (2.0, 2.0)], vec![(5.0, 3.0)]]);
+        assert!(runs(&[None, None]).is_empty());
+    }
 }

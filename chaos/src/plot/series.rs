@@ -40,3 +40,42 @@ impl Series {
         self.acks_per_second.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Series;
+    use crate::history::{History, Write, WriteOutcome};
+
+    fn write(start_ms: u64, end_ms: u64, outcome: WriteOutcome) -> Write {
+        Write {
+            producer: 0,
+            key: "k".into(),
+            partition: 0,
+            value: format!("{start_ms}"),
+            seq: 0,
+            start_ms,
+            end_ms,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn acks_are_bucketed_by_the_second_they_arrived_in() {
+        let mut history = History::new(1, "t", 1);
+        history.set_duration_ms(3500);
+        history.record_write(write(0, 10, WriteOutcome::Ok { offset: 0 }));
+        history.record_write(write(900, 1000, WriteOutcome::Ok { offset: 1 }));
+        history.record_write(write(950, 1400, WriteOutcome::Ok { offset: 2 }));
+        history.record_write(write(1000, 1500, WriteOutcome::Unknown { error: "timeout".into() }));
+        let series = Series::of(&history);
+        assert_eq!(series.seconds(), 4);
+        assert_eq!(series.acks_per_second, vec![1, 2, 0, 0]);
+        assert_eq!(series.p99_latency_ms, vec![Some(10), Some(450), None, None]);
+    }
+
+    #[test]
+    fn empty_history_has_one_empty_second() {
+        let series = Series::of(&History::default());
+        assert_eq!((series.acks_per_second, series.p99_latency_ms), (vec![0], vec![None]));
+    }
+}

@@ -223,3 +223,39 @@ pub fn clean() -> HistoryBuilder {
     b.replica(0, true).replica(1, true);
     b
 }
+
+/// A deterministic, run-like history: `seconds` of writes every 20 ms to each of 3 partitions, with
+/// a leader kill, a pause and a network partition during which acks stall; consumers read it all.
+pub fn simulated_run(seconds: u64) -> HistoryBuilder {
+    let outages = [(FaultKind::KillLeader, 0.2), (FaultKind::Pause, 0.5), (FaultKind::Partition, 0.75)];
+    let mut b = HistoryBuilder::new(3);
+    let faults: Vec<(u64, u64)> = outages
+        .iter()
+        .map(|(kind, at)| {
+            let start = (seconds as f64 * 1000.0 * at) as u64;
+            b.fault(*kind, start, Some(start + 3000));
+            (start, start + 3000)
+        })
+        .collect();
+    let mut offsets = [0i64; 3];
+    for tick in 0..seconds * 50 {
+        let start = tick * 20;
+        for partition in 0..3 {
+            let value = format!("v{partition}-{tick}");
+            // Writes sent during an outage are acked 1.5 s after it began; others after 3 to 12 ms.
+            let stall = faults.iter().find(|(s, e)| (*s..*e).contains(&start)).map(|(s, _)| s + 1500);
+            let end =
+                stall.map_or(start + 3 + (tick * 7 + partition as u64 * 3) % 10, |ack| ack.max(start + 3));
+            let offset = offsets[partition as usize];
+            offsets[partition as usize] += 1;
+            b.log_insert(partition, offset, &value);
+            b.write_timed(0, partition, &value, start, end, WriteOutcome::Ok { offset });
+        }
+    }
+    b.at(seconds * 1000).assigned("c1", &[0, 1, 2]);
+    for partition in 0..3 {
+        b.read_log("c1", partition, 0).committed("g", partition, offsets[partition as usize]);
+    }
+    b.replica(0, true).replica(1, true).replica(2, true);
+    b
+}
