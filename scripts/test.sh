@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command: formatting, lints, a debug build of everything, the Rust test
-# suite (unit + real-client integration tests against the strom binary) and the Python client suite.
+# suite (unit + real-client integration tests against the strom binary), a bounded chaos run and the
+# Python client suite.
 # Run scripts/setup-test-env.sh once before (bash .ci/run does both).
 set -euo pipefail
 
@@ -33,6 +34,15 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
     cargo test --workspace
 fi
+
+step "Chaos: bounded scenario (faults on a fixed seed, Jepsen-style check)"
+# A 90 s run against 3 controllers + 3 brokers as processes; exit code 1 on any safety anomaly. Its
+# report, history and timeline stay in $target_dir/chaos-ci for inspection.
+chaos_results="$target_dir/chaos-ci"
+rm -rf "$chaos_results"
+"$target_dir/debug/strom-chaos" run --mode process --duration 90s \
+    --faults "${STROM_CHAOS_FAULTS:-kill,leader,controller,pause,restart}" \
+    --seed "${STROM_CHAOS_SEED:-20261122}" --results "$chaos_results"
 
 step "Python client tests (kafka-python, confluent-kafka)"
 if [ ! -x .venv/bin/python ]; then

@@ -14,9 +14,14 @@
 //! ```
 
 pub mod checker;
+pub mod cluster;
 pub mod history;
+pub mod nemesis;
 mod plot;
+pub mod replicas;
 pub mod report;
+pub mod run;
+pub mod workload;
 
 pub use checker::{
     Anomaly, AnomalyKind, Availability, CheckResult, Counts, FailoverSample, FailoverStats, check,

@@ -48,7 +48,8 @@ pub fn compare(
                 .filter_map(|(broker, dir)| log_below(dir, topic, *partition, *hw).map(|log| (*broker, log)))
                 .collect();
             let identical = logs.len() > 1 && logs.windows(2).all(|w| w[0].1 == w[1].1);
-            let sizes: Vec<String> = logs.iter().map(|(b, log)| format!("broker {b}: {} bytes", log.len())).collect();
+            let sizes: Vec<String> =
+                logs.iter().map(|(b, log)| format!("broker {b}: {} bytes", log.len())).collect();
             let detail = if logs.len() < 2 {
                 format!("fewer than two replicas found below offset {hw} ({})", sizes.join(", "))
             } else {

@@ -18,7 +18,11 @@ use crate::history::{CommittedOffset, ConsumerEvent, ConsumerEventKind, Read};
 const COMMIT_EVERY: Duration = Duration::from_millis(500);
 
 /// Starts the assigned reader.
-pub fn spawn_reader(config: &WorkloadConfig, recorder: &Recorder, stop: &Stop) -> anyhow::Result<JoinHandle<()>> {
+pub fn spawn_reader(
+    config: &WorkloadConfig,
+    recorder: &Recorder,
+    stop: &Stop,
+) -> anyhow::Result<JoinHandle<()>> {
     let consumer: BaseConsumer = base_config(&config.bootstrap)
         .set("group.id", format!("{}-reader", config.group))
         .set("enable.auto.commit", "false")
@@ -84,7 +88,11 @@ impl ConsumerContext for MemberContext {
 impl MemberContext {
     fn event(&self, kind: ConsumerEventKind) {
         let time_ms = self.recorder.now_ms();
-        self.recorder.lock().record_consumer_event(ConsumerEvent { consumer: self.name.clone(), time_ms, kind });
+        self.recorder.lock().record_consumer_event(ConsumerEvent {
+            consumer: self.name.clone(),
+            time_ms,
+            kind,
+        });
     }
 }
 

@@ -36,10 +36,12 @@ pub fn drain(bootstrap: &str, topic: &str, partitions: i32, timeout: Duration) -
     }
     consumer.assign(&assignment)?;
     let mut records: BTreeMap<i32, Vec<(i64, String)>> = ends.keys().map(|p| (*p, Vec::new())).collect();
-    let complete = |records: &BTreeMap<i32, Vec<(i64, String)>>, p: i32| complete_list(&records[&p], ends[&p]);
+    let complete =
+        |records: &BTreeMap<i32, Vec<(i64, String)>>, p: i32| complete_list(&records[&p], ends[&p]);
     while Instant::now() < deadline && !ends.keys().all(|p| complete(&records, *p)) {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let value = message.payload().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+            let value =
+                message.payload().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
             if let Some(list) = records.get_mut(&message.partition())
                 && message.offset() < ends[&message.partition()]
             {
