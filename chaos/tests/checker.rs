@@ -67,6 +67,17 @@ fn acked_write_at_another_offset_is_a_wrong_offset() {
 }
 
 #[test]
+fn write_acked_without_an_offset_must_be_present_but_has_no_offset_to_match() {
+    let mut b = clean();
+    b.ok_without_offset(0, 1, "dup-ack", 4);
+    let result = assert_clean(&b.build());
+    assert_eq!(result.counts.writes_ok, 9);
+    b.lose(1, "dup-ack");
+    let detail = only_anomaly(&check(&b.build()), AnomalyKind::LostWrite, 1);
+    assert!(detail.contains("\"dup-ack\" (producer 0, seq 2) acknowledged without an offset"), "{detail}");
+}
+
+#[test]
 fn value_at_two_offsets_in_the_final_read_is_a_duplicate() {
     let mut b = clean();
     b.log_insert(0, 4, "p0-w0-0");

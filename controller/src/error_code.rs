@@ -84,6 +84,9 @@ pub enum ErrorCode {
     NotEnoughReplicas = 19,
     /// Appended, but the ISR shrank below `min.insync.replicas` before the write was committed.
     NotEnoughReplicasAfterAppend = 20,
+    /// The replica's log could not be read or written (an I/O error such as a full disk); the
+    /// client refreshes metadata and retries. Kafka's `KAFKA_STORAGE_ERROR`.
+    KafkaStorageError = 56,
     /// Record failed validation.
     InvalidRecord = 87,
     /// The partition epoch (or another version) in the request is not the current one.
@@ -165,6 +168,7 @@ impl ErrorCode {
         Self::ElectionNotNeeded,
         Self::NotEnoughReplicas,
         Self::NotEnoughReplicasAfterAppend,
+        Self::KafkaStorageError,
         Self::InvalidRecord,
         Self::InvalidUpdateVersion,
         Self::UnknownTopicId,

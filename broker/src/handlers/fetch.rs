@@ -27,13 +27,16 @@ fn error_data(index: i32, code: ErrorCode) -> PartitionData {
         .with_log_start_offset(-1)
 }
 
-/// A follower's fetch of one partition.
+/// A follower's fetch of one partition, received at `received_ms`: its progress is recorded as of
+/// then, however often the long poll reads again, so a request still waiting when its follower left
+/// the ISR cannot bring that follower's old progress back.
 fn read_follower(
     state: &BrokerState,
     replica_id: i32,
     name: &str,
     p: &FetchPartition,
     budget: usize,
+    received_ms: i64,
 ) -> PartitionData {
     let image = state.image();
     let partition = match state.leader_partition_in(&image, name, p.partition) {
@@ -60,7 +63,7 @@ fn read_follower(
         p.current_leader_epoch,
         budget,
         min_one,
-        now_ms,
+        received_ms,
     );
     if throttled && let Ok(read) = &result {
         state.replicas.throttle.consume(read.records.len());
@@ -100,6 +103,7 @@ fn read_all(
     topics: &[(TopicName, Vec<FetchPartition>)],
     max_bytes: usize,
     read_committed: bool,
+    received_ms: i64,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let mut total = 0usize;
     let mut any_error = false;
@@ -109,7 +113,7 @@ fn read_all(
         for p in partitions {
             if replica_id >= 0 {
                 let budget = (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total));
-                let data = read_follower(state, replica_id, name.0.as_str(), p, budget);
+                let data = read_follower(state, replica_id, name.0.as_str(), p, budget, received_ms);
                 any_error |= data.error_code != 0 || data.diverging_epoch.end_offset >= 0;
                 total += data.records.as_ref().map_or(0, |r| r.len());
                 datas.push(data);
@@ -184,17 +188,20 @@ pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: FetchReq
     let read_committed = request.isolation_level == 1;
     let replica_id = request.replica_id.0;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let received_ms = state.clock.now_ms();
     loop {
         let notified = state.replicas.appended().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (responses, total, any_error) = read_all(state, replica_id, &topics, max_bytes, read_committed);
+        let (responses, total, any_error) =
+            read_all(state, replica_id, &topics, max_bytes, read_committed, received_ms);
         if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
             count_bytes_out(state, replica_id, &responses);
             return FetchResponse::default().with_responses(responses);
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            let (responses, _, _) = read_all(state, replica_id, &topics, max_bytes, read_committed);
+            let (responses, _, _) =
+                read_all(state, replica_id, &topics, max_bytes, read_committed, received_ms);
             count_bytes_out(state, replica_id, &responses);
             return FetchResponse::default().with_responses(responses);
         }

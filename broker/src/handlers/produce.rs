@@ -72,8 +72,15 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
     }
     if !waits.is_empty() {
         let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
-        let outcomes = wait_all(waits, timeout).await;
-        for (topic, partition, outcome) in outcomes {
+        let (places, commits): (Vec<_>, Vec<_>) = waits
+            .into_iter()
+            .map(|(topic, partition, replica, r)| {
+                let commit =
+                    async move { replica.wait_committed(r.last_offset, r.leader_epoch, timeout).await };
+                ((topic, partition), commit)
+            })
+            .unzip();
+        for ((topic, partition), outcome) in places.into_iter().zip(wait_all(commits).await) {
             if let Err(code) = outcome {
                 let response = &mut responses[topic].partition_responses[partition];
                 *response = partition_error(response.index, code);
@@ -83,24 +90,26 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest) -> Option<Prod
     (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
 }
 
-type Wait = (usize, usize, Arc<Partition>, ProduceResult);
-
-/// Waits concurrently for every acks=all append to be committed.
-async fn wait_all(waits: Vec<Wait>, timeout: Duration) -> Vec<(usize, usize, Result<(), ErrorCode>)> {
+/// Waits concurrently for every acks=all append to be committed; the outcomes are in `commits`
+/// order. A wait that does not finish — its task panicked, or was cancelled because the runtime is
+/// shutting down, which also cancels tasks spawned from then on while this one may still run — is
+/// REQUEST_TIMED_OUT: whether the batch is committed is unknown, and it must never be answered as a
+/// success.
+async fn wait_all<F>(commits: Vec<F>) -> Vec<Result<(), ErrorCode>>
+where
+    F: Future<Output = Result<(), ErrorCode>> + Send + 'static,
+{
+    let mut outcomes = vec![Err(ErrorCode::RequestTimedOut); commits.len()];
     let mut set = tokio::task::JoinSet::new();
-    for (topic, index, partition, result) in waits {
-        set.spawn(async move {
-            let outcome = partition.wait_committed(result.last_offset, result.leader_epoch, timeout).await;
-            (topic, index, outcome)
-        });
+    for (i, commit) in commits.into_iter().enumerate() {
+        set.spawn(async move { (i, commit.await) });
     }
-    let mut out = Vec::new();
     while let Some(joined) = set.join_next().await {
-        if let Ok(outcome) = joined {
-            out.push(outcome);
+        if let Ok((i, outcome)) = joined {
+            outcomes[i] = outcome;
         }
     }
-    out
+    outcomes
 }
 
 /// Appends one partition's records: this broker must lead the partition, and acks=all needs
@@ -218,4 +227,28 @@ pub fn legacy_unsupported(frame: Bytes, version: i16, correlation_id: i32) -> Ou
     let len = (buf.len() - 4) as i32;
     buf[0..4].copy_from_slice(&len.to_be_bytes());
     Outcome::Respond(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+
+    use super::*;
+
+    type Commit = Pin<Box<dyn Future<Output = Result<(), ErrorCode>> + Send>>;
+
+    #[tokio::test]
+    async fn a_commit_wait_that_dies_is_never_answered_as_a_success() {
+        let commits: Vec<Commit> = vec![
+            Box::pin(async { Ok(()) }),
+            // What a wait task looks like to the handler when the runtime shuts down under it (or it
+            // panics): its join fails. The batch is in the leader's log but maybe nowhere else.
+            Box::pin(async { panic!("the commit wait's task dies") }),
+            Box::pin(async { Err(ErrorCode::NotLeaderOrFollower) }),
+        ];
+        assert_eq!(
+            wait_all(commits).await,
+            [Ok(()), Err(ErrorCode::RequestTimedOut), Err(ErrorCode::NotLeaderOrFollower)]
+        );
+    }
 }

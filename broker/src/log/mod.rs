@@ -33,12 +33,16 @@ mod time_index;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_failures;
+#[cfg(test)]
 mod tests_recovery;
 
 use std::path::PathBuf;
 
 pub use config::LogConfig;
 pub use partition_log::{AppendInfo, PartitionLog};
+#[cfg(test)]
+pub(crate) use segment::faults;
 
 /// Errors of the partition log.
 #[derive(Debug, thiserror::Error)]

@@ -175,6 +175,8 @@ impl PartitionLog {
     /// (data and indexes fsynced, recovery point persisted) only if this append reached `flush.messages`
     /// unflushed records, or after a later [`flush`](Self::flush) / [`maybe_flush`](Self::maybe_flush).
     /// A new leader epoch is recorded (fsynced) in `leader-epoch-checkpoint` before the data is written.
+    /// On an error nothing of the batches is left in the log (a failed write or `flush.messages` fsync
+    /// is cut off again), so a retry of the same batches is not appended twice.
     pub fn append(
         &mut self,
         batches: &mut [u8],
@@ -244,11 +246,18 @@ impl PartitionLog {
         }
         self.maybe_roll(bytes.len() as u64, info.base_offset, info.last_offset, now_ms)?;
         let interval = self.config.index_interval_bytes;
-        self.active_mut().append(bytes, headers, interval, now_ms)?;
+        let active = self.active_mut();
+        let (size, next_offset) = (active.size(), active.next_offset);
+        active.append(bytes, headers, interval, now_ms)?;
         self.unflushed_records = self.unflushed_records.saturating_add(info.records);
         self.oldest_unflushed_ms.get_or_insert(now_ms);
-        if self.unflushed_records >= self.config.flush_messages {
-            self.sync_data()?;
+        if self.unflushed_records >= self.config.flush_messages
+            && let Err(e) = self.sync_data()
+        {
+            // The caller is told this append failed, so it must not stay in the log: followers would
+            // replicate it and a producer's retry would be appended a second time.
+            self.active_mut().truncate_at(size, next_offset)?;
+            return Err(e);
         }
         Ok(info)
     }

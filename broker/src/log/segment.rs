@@ -131,7 +131,15 @@ impl Segment {
         index_interval_bytes: u32,
         now_ms: i64,
     ) -> Result<(), LogError> {
-        self.log.write_all_at(bytes, self.size).map_err(io_err(&self.log_path))?;
+        if let Err(e) = faults::write_all_at(&self.log, bytes, self.size) {
+            // The write may have stored a prefix (ENOSPC after some pages). Cut it: a later, shorter
+            // append at `size` would leave its tail behind, and recovery after a restart keeps any
+            // whole, CRC-valid batches in it — batches this log never appended.
+            if let Err(cut) = self.log.set_len(self.size) {
+                tracing::warn!(path = %self.log_path.display(), error = %cut, "cutting a failed write failed");
+            }
+            return Err(io_err(&self.log_path)(e));
+        }
         self.unflushed = true;
         self.rolling_base_ms.get_or_insert(now_ms);
         let start = self.size;
@@ -225,7 +233,7 @@ impl Segment {
     /// fsyncs the `.log` if it was written to since the last sync; indexes are left alone.
     pub(crate) fn sync_data(&mut self) -> Result<(), LogError> {
         if self.unflushed {
-            self.log.sync_data().map_err(io_err(&self.log_path))?;
+            faults::sync_data(&self.log).map_err(io_err(&self.log_path))?;
             self.unflushed = false;
         }
         Ok(())
@@ -262,5 +270,52 @@ impl Segment {
             }
         }
         Ok(())
+    }
+}
+
+/// Segment file I/O, with failures tests can inject (`faults::inject`): a write that stores only a
+/// prefix and then fails with ENOSPC, or an fsync that fails. Outside tests these are the plain calls.
+pub(crate) mod faults {
+    use std::fs::File;
+    use std::os::unix::fs::FileExt;
+
+    #[cfg(test)]
+    thread_local! {
+        static NEXT: std::cell::Cell<Option<Fault>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// A failure for the next segment write or fsync on this thread (tests only).
+    #[cfg(test)]
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Fault {
+        /// The next write stores its first `n` bytes, then fails with ENOSPC.
+        WriteFailsAfter(usize),
+        /// The next data fsync fails with EIO.
+        SyncFails,
+    }
+
+    /// Makes the next matching operation on this thread fail (tests only).
+    #[cfg(test)]
+    pub(crate) fn inject(fault: Fault) {
+        NEXT.with(|next| next.set(Some(fault)));
+    }
+
+    pub(super) fn write_all_at(file: &File, bytes: &[u8], position: u64) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(Fault::WriteFailsAfter(n)) = NEXT.with(|next| next.get()) {
+            NEXT.with(|next| next.set(None));
+            file.write_all_at(&bytes[..n.min(bytes.len())], position)?;
+            return Err(std::io::Error::from_raw_os_error(28));
+        }
+        file.write_all_at(bytes, position)
+    }
+
+    pub(super) fn sync_data(file: &File) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(Fault::SyncFails) = NEXT.with(|next| next.get()) {
+            NEXT.with(|next| next.set(None));
+            return Err(std::io::Error::from_raw_os_error(5));
+        }
+        file.sync_data()
     }
 }

@@ -35,7 +35,10 @@ impl super::Inner {
     /// epoch. A response that arrives after the replica was promoted, or moved to another leader, is
     /// stale and must not touch the log.
     fn following_in(&self, leader_epoch: i32) -> bool {
-        !self.deleted && matches!(self.role, Role::Follower) && self.leader_epoch == leader_epoch
+        !self.deleted
+            && !self.closed
+            && matches!(self.role, Role::Follower)
+            && self.leader_epoch == leader_epoch
     }
 }
 

@@ -41,8 +41,9 @@ pub struct IsrProposal {
 impl Partition {
     /// Serves a fetch from follower `replica_id` at `fetch_offset`: checks the follower's leader epoch
     /// (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), reports divergence from `last_fetched_epoch`,
-    /// otherwise records the follower's progress and returns batches up to the log end offset (at most
-    /// `max_bytes`; with `min_one`, at least the first batch).
+    /// otherwise records the follower's progress as of `now_ms` (when the fetch was received) and
+    /// returns batches up to the log end offset (at most `max_bytes`; with `min_one`, at least the
+    /// first batch).
     #[allow(clippy::too_many_arguments)]
     pub fn read_for_follower(
         &self,

@@ -115,6 +115,8 @@ struct Inner {
     high_watermark: i64,
     min_isr: i64,
     deleted: bool,
+    /// The log was flushed for shutdown: this replica leads and appends nothing any more.
+    closed: bool,
 }
 
 impl Inner {
@@ -165,13 +167,19 @@ pub fn check_leader_epoch(requested: i32, current: i32) -> Result<(), ErrorCode>
     }
 }
 
-/// Maps log errors to Kafka codes at the boundary.
+/// Maps log errors to Kafka codes at the boundary. A failed file operation (a full disk, an I/O
+/// error) is KAFKA_STORAGE_ERROR, as in Kafka: a retriable error that tells an idempotent producer
+/// the batch was not written, so it retries it with the same sequence. UNKNOWN_SERVER_ERROR would
+/// fail the batch for good and make librdkafka bump the producer epoch, renumbering every batch it
+/// still has to send — including retries of batches that are already in a log, which are then
+/// appended twice.
 pub fn log_error_code(error: &LogError) -> ErrorCode {
     match error {
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         LogError::InvalidBatch(BatchError::CorruptCrc { .. }) => ErrorCode::CorruptMessage,
         LogError::InvalidBatch(_) => ErrorCode::InvalidRecord,
-        _ => ErrorCode::UnknownServerError,
+        LogError::Io { .. } => ErrorCode::KafkaStorageError,
+        LogError::InvalidRecords(_) | LogError::NonMonotonicOffset { .. } => ErrorCode::UnknownServerError,
     }
 }
 
@@ -216,6 +224,7 @@ impl Partition {
             high_watermark,
             min_isr: config.min_insync_replicas(),
             deleted: false,
+            closed: false,
         };
         let (progress, _) = watch::channel(inner.progress());
         let partition =
@@ -253,6 +262,9 @@ impl Partition {
     /// any other leader makes it a follower.
     pub fn update(&self, config: TopicConfig, view: &PartitionImage, now_ms: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
+        if inner.closed {
+            return Ok(());
+        }
         inner.log.set_config(LogConfig::from_topic(&config));
         inner.policy = AppendPolicy::new(&config);
         inner.min_isr = config.min_insync_replicas();
@@ -426,9 +438,15 @@ impl Partition {
     }
 
     /// Flushes the log and records the recovery point, so the next open validates nothing (clean
-    /// shutdown).
+    /// shutdown). The replica then leads nothing: later appends get NOT_LEADER_OR_FOLLOWER, and
+    /// acks=all waiters are answered NOT_LEADER_OR_FOLLOWER now — a batch appended after the flush is
+    /// never reported committed by a broker that is going away (its followers may never have it).
     pub fn close(&self) -> Result<(), LogError> {
-        self.lock().log.flush()
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.role = Role::Follower;
+        self.publish(&inner);
+        inner.log.flush()
     }
 
     /// Deletes the log directory (topic deleted). Later appends and reads get

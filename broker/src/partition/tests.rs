@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{Divergence, Partition};
 use crate::error_code::ErrorCode;
+use crate::log::faults::{self, Fault};
 use crate::metadata::PartitionImage;
 use crate::metadata::image::LeaderRecoveryState;
 use crate::record::batch::Compression;
@@ -38,6 +39,15 @@ fn open(dir: &std::path::Path, node_id: i32, view: &PartitionImage) -> Partition
 
 fn records(values: &[&str]) -> Bytes {
     let mut builder = BatchBuilder::new(Compression::None);
+    for v in values {
+        builder.append(0, None, Some(v.as_bytes()));
+    }
+    Bytes::from(builder.build().expect("batch"))
+}
+
+/// One idempotent producer's batch: producer id 7, epoch 0, first sequence `base_sequence`.
+fn idempotent(values: &[&str], base_sequence: i32) -> Bytes {
+    let mut builder = BatchBuilder::new(Compression::None).producer(7, 0, base_sequence);
     for v in values {
         builder.append(0, None, Some(v.as_bytes()));
     }
@@ -186,4 +196,38 @@ async fn acks_all_waits_for_the_isr_and_fails_when_it_shrinks_below_min() {
         leader.wait_committed(appended.last_offset, 0, wait).await,
         Err(ErrorCode::NotLeaderOrFollower)
     );
+}
+
+#[test]
+fn a_leader_whose_disk_fails_answers_storage_error_and_appends_the_retry_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let leader = open(dir.path(), 1, &view(1, 0, &[1, 2]));
+    let batch = idempotent(&["a"], 0);
+    faults::inject(Fault::WriteFailsAfter(20));
+    // Retriable and "not written": the producer sends the same batch again, same sequence. (Before,
+    // UNKNOWN_SERVER_ERROR made librdkafka fail it and renumber everything it still had to send.)
+    assert_eq!(leader.append(&batch, 0), Err(ErrorCode::KafkaStorageError));
+    assert_eq!(leader.offsets().log_end_offset, 0);
+    let retried = leader.append(&batch, 0).expect("retry");
+    let again = leader.append(&batch, 0).expect("duplicate of the retry");
+    assert_eq!((retried.base_offset, again.base_offset), (0, 0));
+    assert_eq!(leader.offsets().log_end_offset, 1, "appended once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_leader_answers_its_acks_all_waiters_and_appends_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let leader = open(dir.path(), 1, &view(1, 0, &[1, 2]));
+    let appended = leader.append(&records(&["a"]), 0).expect("append");
+    let (outcome, closed) =
+        tokio::join!(leader.wait_committed(appended.last_offset, 0, Duration::from_secs(30)), async {
+            tokio::task::yield_now().await;
+            leader.close()
+        },);
+    closed.expect("close");
+    // Not left waiting on followers that may never fetch it, until the runtime's teardown does
+    // something to the wait.
+    assert_eq!(outcome, Err(ErrorCode::NotLeaderOrFollower));
+    assert_eq!(leader.append(&records(&["b"]), 0), Err(ErrorCode::NotLeaderOrFollower));
+    assert_eq!(leader.offsets().log_end_offset, 1, "nothing appended after the flush");
 }

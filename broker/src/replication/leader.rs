@@ -12,6 +12,10 @@
 //! - Shrink: an ISR follower not caught up for more than `replica.lag.time.max.ms` leaves the ISR.
 //! - Expand: a replica outside the ISR that fetches, has caught up within the lag time, and whose LEO
 //!   is at least the high watermark and the start offset of this leader epoch joins the ISR.
+//! - A follower the image takes out of the ISR (shrink, controlled shutdown, fencing, a restart's new
+//!   registration) forgets its progress: it rejoins only on fetches made after that. Otherwise a
+//!   broker that restarted would be proposed back on its previous incarnation's fetches — before it
+//!   fetched at all, with a log that may have lost its unflushed tail (Kafka's KIP-903).
 //! - One AlterPartition at a time per partition; a new partition epoch in the image ends it.
 
 use std::collections::BTreeMap;
@@ -30,11 +34,24 @@ pub struct FollowerProgress {
     pub last_fetch_ms: i64,
     /// The leader's log end offset at the follower's last fetch.
     last_fetch_leader_leo: i64,
+    /// When the image took the follower out of the ISR and its progress was forgotten (-1: never);
+    /// fetches received before then are ignored.
+    left_isr_ms: i64,
 }
 
 impl FollowerProgress {
     fn new(last_caught_up_ms: i64) -> Self {
-        Self { log_end_offset: -1, last_caught_up_ms, last_fetch_ms: -1, last_fetch_leader_leo: -1 }
+        Self {
+            log_end_offset: -1,
+            last_caught_up_ms,
+            last_fetch_ms: -1,
+            last_fetch_leader_leo: -1,
+            left_isr_ms: -1,
+        }
+    }
+
+    fn left_isr(now_ms: i64) -> Self {
+        Self { left_isr_ms: now_ms, ..Self::new(-1) }
     }
 }
 
@@ -78,12 +95,18 @@ impl LeaderState {
     }
 
     /// Applies a newer image of the same leadership: ISR, replicas and partition epoch. A new
-    /// partition epoch ends any in-flight ISR change.
+    /// partition epoch ends any in-flight ISR change. A follower the image takes out of the ISR
+    /// starts over (see the module rules).
     pub fn update(&mut self, view: &PartitionImage, now_ms: i64) {
         if view.partition_epoch != self.partition_epoch {
             self.pending_isr = None;
         }
         self.partition_epoch = view.partition_epoch;
+        for left in self.isr.iter().filter(|r| !view.isr.contains(r)) {
+            if let Some(progress) = self.followers.get_mut(left) {
+                *progress = FollowerProgress::left_isr(now_ms);
+            }
+        }
         self.isr = view.isr.clone();
         self.recovering = view.leader_recovery_state == LeaderRecoveryState::Recovering;
         self.replicas = view.replicas.clone();
@@ -100,10 +123,15 @@ impl LeaderState {
         self.followers.get(&broker_id)
     }
 
-    /// Records a fetch by `follower` at `fetch_offset` while the leader's log end offset is
-    /// `leader_leo`. Returns false (and records nothing) if it is not a follower of this partition.
+    /// Records a fetch by `follower` at `fetch_offset`, received at `now_ms`, while the leader's log
+    /// end offset is `leader_leo`. Returns false (and records nothing) if it is not a follower of this
+    /// partition. A fetch received before the follower left the ISR records nothing: it may come from
+    /// the incarnation that left (a long-polling request read again after the broker went away).
     pub fn record_fetch(&mut self, follower: i32, fetch_offset: i64, leader_leo: i64, now_ms: i64) -> bool {
         let Some(p) = self.followers.get_mut(&follower) else { return false };
+        if now_ms < p.left_isr_ms {
+            return true;
+        }
         if fetch_offset >= leader_leo {
             p.last_caught_up_ms = p.last_caught_up_ms.max(now_ms);
         } else if p.last_fetch_ms >= 0 && fetch_offset >= p.last_fetch_leader_leo {
@@ -257,6 +285,22 @@ mod tests {
         assert_eq!(s.isr_change(10, 20_000, LAG), None, "no fetch since: stays out");
         s.record_fetch(2, 10, 10, 20_001);
         assert_eq!(s.isr_change(10, 20_001, LAG), Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn a_follower_that_left_the_isr_rejoins_only_on_fetches_received_after() {
+        let mut s = LeaderState::new(1, &view(&[1, 2, 3], 0), 100, 0);
+        s.record_fetch(2, 100, 100, 1_000);
+        s.record_fetch(3, 100, 100, 1_000);
+        // Broker 3 shuts down (or restarts and registers anew): the controller takes it out.
+        s.update(&view(&[1, 2], 1), 2_000);
+        assert_eq!(s.isr_change(100, 2_100, LAG), None, "not back on its previous incarnation's fetches");
+        // Its last request, received before it left, is read again when the long poll wakes.
+        s.record_fetch(3, 100, 100, 1_500);
+        assert_eq!(s.isr_change(100, 2_200, LAG), None, "a request received before it left");
+        assert_eq!(s.follower(3).map(|p| p.log_end_offset), Some(-1));
+        s.record_fetch(3, 100, 100, 2_300);
+        assert_eq!(s.isr_change(100, 2_300, LAG), Some(vec![1, 2, 3]));
     }
 
     #[test]

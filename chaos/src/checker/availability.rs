@@ -83,7 +83,7 @@ struct AcksByPartition {
 impl AcksByPartition {
     fn build(history: &History) -> Self {
         let mut spans: BTreeMap<i32, Vec<(u64, u64)>> = BTreeMap::new();
-        for write in history.writes.iter().filter(|w| w.acked_offset().is_some()) {
+        for write in history.writes.iter().filter(|w| w.is_acked()) {
             // An ack cannot precede its send; clamp so a skewed record cannot underflow later.
             spans
                 .entry(write.partition)

@@ -29,16 +29,25 @@ pub(super) fn check(history: &History, index: &Index<'_>) -> Durability {
         let in_final = index.final_offsets.get(&key);
         match &write.outcome {
             WriteOutcome::Ok { offset } if checked => match in_final {
-                None => found.anomalies.push(lost(write, index, &format!("acknowledged at offset {offset}"))),
-                Some(offsets) if !offsets.contains(offset) => found.anomalies.push(Anomaly::new(
-                    AnomalyKind::WrongOffset,
-                    write.partition,
-                    format!(
-                        "{} acknowledged at offset {offset} is at offset {} in the final read",
-                        describe(write),
-                        offsets_text(offsets)
-                    ),
-                )),
+                None => {
+                    let how = if *offset >= 0 {
+                        format!("acknowledged at offset {offset}")
+                    } else {
+                        "acknowledged without an offset".to_owned()
+                    };
+                    found.anomalies.push(lost(write, index, &how));
+                }
+                Some(offsets) if *offset >= 0 && !offsets.contains(offset) => {
+                    found.anomalies.push(Anomaly::new(
+                        AnomalyKind::WrongOffset,
+                        write.partition,
+                        format!(
+                            "{} acknowledged at offset {offset} is at offset {} in the final read",
+                            describe(write),
+                            offsets_text(offsets)
+                        ),
+                    ))
+                }
                 Some(_) => {}
             },
             WriteOutcome::Ok { .. } | WriteOutcome::Failed { .. } => {}

@@ -32,7 +32,9 @@ pub struct Write {
 pub enum WriteOutcome {
     /// Acknowledged (acks=all) at this offset: it must survive every fault.
     Ok {
-        /// The offset the broker acknowledged.
+        /// The offset the broker acknowledged; negative when the client acknowledged the write without
+        /// one (librdkafka reports -1001 for a retry the broker answered DUPLICATE_SEQUENCE_NUMBER: the
+        /// batch is already in the log, at an offset this response does not carry).
         offset: i64,
     },
     /// Definitely not written (rejected before append, e.g. a non-retriable error on the request).
@@ -48,16 +50,21 @@ pub enum WriteOutcome {
 }
 
 impl Write {
-    /// The acknowledged offset, if the write was acknowledged.
+    /// Whether the write was acknowledged (with or without an offset).
+    pub fn is_acked(&self) -> bool {
+        matches!(self.outcome, WriteOutcome::Ok { .. })
+    }
+
+    /// The acknowledged offset, if the write was acknowledged with one.
     pub fn acked_offset(&self) -> Option<i64> {
         match self.outcome {
-            WriteOutcome::Ok { offset } => Some(offset),
-            WriteOutcome::Failed { .. } | WriteOutcome::Unknown { .. } => None,
+            WriteOutcome::Ok { offset } if offset >= 0 => Some(offset),
+            WriteOutcome::Ok { .. } | WriteOutcome::Failed { .. } | WriteOutcome::Unknown { .. } => None,
         }
     }
 
     /// The ack latency in ms, if the write was acknowledged.
     pub fn ack_latency_ms(&self) -> Option<u64> {
-        self.acked_offset().map(|_| self.end_ms.saturating_sub(self.start_ms))
+        self.is_acked().then(|| self.end_ms.saturating_sub(self.start_ms))
     }
 }

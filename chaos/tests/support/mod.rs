@@ -84,6 +84,18 @@ impl HistoryBuilder {
         self.write(producer, partition, value, WriteOutcome::Ok { offset })
     }
 
+    /// A write the client acknowledged without an offset (librdkafka's -1001), stored at `offset`.
+    pub fn ok_without_offset(
+        &mut self,
+        producer: u32,
+        partition: i32,
+        value: &str,
+        offset: i64,
+    ) -> &mut Self {
+        self.log_insert(partition, offset, value);
+        self.write(producer, partition, value, WriteOutcome::Ok { offset: -1001 })
+    }
+
     /// A write that definitely failed.
     pub fn failed(&mut self, producer: u32, partition: i32, value: &str) -> &mut Self {
         self.write(producer, partition, value, WriteOutcome::Failed { error: "NOT_ENOUGH_REPLICAS".into() })
