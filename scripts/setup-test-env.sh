@@ -24,16 +24,21 @@ have_curl_headers() {
         || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ]
 }
 
+have_libfaketime() {
+    [ -f /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] \
+        || [ -f /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ]
+}
+
 # rdkafka (feature cmake-build) needs cmake, and a known upstream build bug asks for curl headers
-# even with curl disabled.
-if ! command -v cmake >/dev/null 2>&1 || ! have_curl_headers; then
+# even with curl disabled. The chaos `skew` fault and its test need libfaketime (package faketime).
+if ! command -v cmake >/dev/null 2>&1 || ! have_curl_headers || ! have_libfaketime; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup-test-env: installing cmake and libcurl4-openssl-dev"
+        echo "setup-test-env: installing cmake, libcurl4-openssl-dev and faketime"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -q
-        apt-get install -y -q cmake libcurl4-openssl-dev
+        apt-get install -y -q cmake libcurl4-openssl-dev faketime
     else
-        echo "setup-test-env: cmake and libcurl4-openssl-dev are required (not root: install them yourself)" >&2
+        echo "setup-test-env: cmake, libcurl4-openssl-dev and faketime are required (not root: install them yourself)" >&2
         exit 1
     fi
 fi

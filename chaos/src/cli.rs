@@ -55,7 +55,7 @@ struct RunArgs {
     /// How long faults are injected (`90s`, `3m`, `30m`, `1h`).
     #[arg(long, default_value = "3m", value_parser = parse_duration)]
     duration: Duration,
-    /// Fault kinds: `all`, `none`, or a list of kill,leader,controller,pause,partition,restart,disk.
+    /// Fault kinds: `all`, `none`, or a list of kill,leader,controller,pause,partition,restart,disk,skew.
     #[arg(long, default_value = "all")]
     faults: FaultSpec,
     /// Seed of the fault schedule; a run with the same seed and flags injects the same schedule.

@@ -1,8 +1,8 @@
 //! The nemesis against an in-memory cluster: one fault at a time, each recorded with its start and
 //! end, unsupported kinds skipped, failed undos retried, the stop flag honoured, and `heal_all`
-//! bringing everything back. Fast (schedules of a few hundred ms).
+//! bringing everything back (clocks included). Fast (schedules of a few hundred ms).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -17,13 +17,16 @@ use strom_chaos::nemesis::{FaultSpec, Nemesis, Schedule, SharedCluster};
 const TOPIC: &str = "t";
 const PARTITIONS: i32 = 6;
 
-/// Three brokers, three controllers, in memory. Network isolation is unsupported; the first
-/// `failing_starts` starts fail.
+/// Three brokers, three controllers, in memory. Network isolation is unsupported, and clock skew
+/// too when `no_clock`; the first `failing_starts` starts fail.
 #[derive(Default)]
 struct FakeCluster {
     down: BTreeSet<Node>,
     paused: BTreeSet<Node>,
     full: BTreeSet<i32>,
+    /// Nodes whose clock is off, with the offset in seconds.
+    skewed: BTreeMap<Node, i64>,
+    no_clock: bool,
     failing_starts: usize,
     calls: Arc<Mutex<Vec<String>>>,
 }
@@ -121,6 +124,19 @@ impl Cluster for FakeCluster {
         self.full.remove(&broker);
         Ok(())
     }
+    fn skew_clock(&mut self, node: Node, offset_secs: i64) -> anyhow::Result<()> {
+        if self.no_clock {
+            return Err(
+                Unsupported { backend: "fake", operation: "skew_clock", reason: "no clock".into() }.into()
+            );
+        }
+        self.call(format!("skew {node} {offset_secs:+}"));
+        match offset_secs {
+            0 => self.skewed.remove(&node),
+            _ => self.skewed.insert(node, offset_secs),
+        };
+        Ok(())
+    }
     fn controller_leader(&self) -> Option<u64> {
         self.running().into_iter().find_map(|n| if let Node::Controller(id) = n { Some(id) } else { None })
     }
@@ -135,7 +151,8 @@ impl Cluster for FakeCluster {
         all.filter(|n| !self.down.contains(n) && !self.paused.contains(n)).collect()
     }
     fn wait_healthy(&self, _timeout: Duration) -> anyhow::Result<()> {
-        if self.running().len() == 6 && self.full.is_empty() { Ok(()) } else { bail!("unhealthy") }
+        let healed = self.running().len() == 6 && self.full.is_empty() && self.skewed.is_empty();
+        if healed { Ok(()) } else { bail!("unhealthy") }
     }
     fn shutdown(self: Box<Self>) {}
 }
@@ -183,7 +200,12 @@ fn injects_one_fault_at_a_time_and_records_each() {
 
 #[test]
 fn targets_are_named_as_the_history_records_them() {
-    let kinds = [FaultKind::KillLeader, FaultKind::KillControllerLeader, FaultKind::RollingRestart];
+    let kinds = [
+        FaultKind::KillLeader,
+        FaultKind::KillControllerLeader,
+        FaultKind::RollingRestart,
+        FaultKind::ClockSkew,
+    ];
     let (_, _, history) = run(3, &kinds, FakeCluster::default());
     for fault in &history.faults {
         let ok = match fault.kind {
@@ -192,10 +214,46 @@ fn targets_are_named_as_the_history_records_them() {
             }
             FaultKind::KillControllerLeader => fault.target == "controller-1",
             FaultKind::RollingRestart => fault.target == "broker-1,broker-2,broker-3",
+            FaultKind::ClockSkew => fault.target.contains(" (clock +") || fault.target.contains(" (clock -"),
             _ => false,
         };
         assert!(ok, "{fault:?}");
     }
+    assert!(history.faults.iter().any(|f| f.kind == FaultKind::ClockSkew), "{:?}", history.faults);
+}
+
+/// Each skew moves the scheduled node's clock by the scheduled offset and is put back when it ends.
+#[test]
+fn clock_skews_move_one_clock_by_the_scheduled_offset_and_reset_it() {
+    for seed in 0..5 {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let cluster = FakeCluster { calls: calls.clone(), ..FakeCluster::default() };
+        let (nemesis, _, history) = run(seed, &[FaultKind::ClockSkew], cluster);
+        let report = nemesis.report();
+        assert!(report.injected >= 5 && report.skipped.is_empty(), "seed {seed}: {report:?}");
+        let scheduled = &nemesis.schedule().faults;
+        let calls = calls.lock().expect("calls");
+        assert_eq!(calls.len(), 2 * history.faults.len(), "seed {seed}: a skew and a reset each: {calls:?}");
+        for ((fault, planned), pair) in history.faults.iter().zip(scheduled).zip(calls.chunks(2)) {
+            let offset = planned.clock_offset_secs;
+            let node = fault.target.split(' ').next().expect("node");
+            assert_eq!(fault.target, format!("{node} (clock {offset:+}s)"), "seed {seed}");
+            assert_eq!(pair, [format!("skew {node} {offset:+}"), format!("skew {node} +0")], "seed {seed}");
+            assert!(fault.end_ms.is_some(), "seed {seed}: {fault:?}");
+        }
+    }
+}
+
+#[test]
+fn clock_skews_are_skipped_where_the_backend_cannot_skew() {
+    let cluster = FakeCluster { no_clock: true, ..FakeCluster::default() };
+    let (nemesis, _, history) = run(2, &[FaultKind::ClockSkew, FaultKind::Pause], cluster);
+    let report = nemesis.report();
+    let skipped: Vec<_> = report.skipped.iter().filter(|s| s.kind == FaultKind::ClockSkew).collect();
+    assert!(!skipped.is_empty(), "{report:?}");
+    assert!(skipped.iter().all(|s| s.reason.contains("skew_clock is not supported")), "{skipped:?}");
+    assert!(history.faults.iter().all(|f| f.kind == FaultKind::Pause), "{:?}", history.faults);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
 }
 
 #[test]
@@ -230,4 +288,23 @@ fn the_stop_flag_ends_the_run_and_heal_all_ends_the_held_fault() {
     nemesis.heal_all(&shared, Duration::from_secs(1)).expect("heal_all");
     assert!(history.lock().expect("history").faults[0].end_ms.is_some());
     assert_eq!(shared.lock().expect("cluster").running().len(), 6);
+}
+
+#[test]
+fn heal_all_resets_a_clock_skew_still_held_when_the_run_ends() {
+    let hold = Duration::from_secs(60)..Duration::from_secs(60);
+    let interval = Duration::from_millis(10)..Duration::from_millis(10);
+    let schedule = Schedule::new(4, Duration::from_millis(300), &[FaultKind::ClockSkew], interval, hold);
+    let nemesis = Nemesis::new(schedule, TOPIC, PARTITIONS);
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let cluster = FakeCluster { calls: calls.clone(), ..FakeCluster::default() };
+    let shared: SharedCluster = Arc::new(Mutex::new(Box::new(cluster)));
+    let history = Arc::new(Mutex::new(History::new(4, TOPIC, PARTITIONS)));
+    nemesis.run(&shared, &history, Instant::now());
+    assert_eq!(history.lock().expect("history").faults[0].end_ms, None, "still held at the end");
+    assert!(shared.lock().expect("cluster").wait_healthy(Duration::ZERO).is_err(), "a clock is off");
+    nemesis.heal_all(&shared, Duration::from_secs(1)).expect("heal_all puts the clock back");
+    assert!(history.lock().expect("history").faults[0].end_ms.is_some());
+    let calls = calls.lock().expect("calls");
+    assert!(calls.last().is_some_and(|c| c.ends_with(" +0")), "{calls:?}");
 }

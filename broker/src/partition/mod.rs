@@ -117,6 +117,8 @@ struct Inner {
     deleted: bool,
     /// The log was flushed for shutdown: this replica leads and appends nothing any more.
     closed: bool,
+    /// The last append as leader failed to write (full disk, I/O error) and none has succeeded since.
+    storage_failed: bool,
 }
 
 impl Inner {
@@ -225,6 +227,7 @@ impl Partition {
             min_isr: config.min_insync_replicas(),
             deleted: false,
             closed: false,
+            storage_failed: false,
         };
         let (progress, _) = watch::channel(inner.progress());
         let partition =
@@ -279,6 +282,7 @@ impl Partition {
                 let leo = inner.log.log_end_offset();
                 tracing::info!(topic = %self.topic, partition = self.index, leader_epoch = view.leader_epoch,
                     log_end_offset = leo, high_watermark = inner.high_watermark, "became leader");
+                inner.storage_failed = false;
                 Role::Leader(LeaderState::new(self.node_id, view, leo, now_ms))
             }
             _ => {
@@ -317,7 +321,18 @@ impl Partition {
             return Err(ErrorCode::MessageTooLarge);
         }
         let leader_epoch = inner.leader_epoch;
-        if let SequenceCheck::Duplicate { base_offset, timestamp } = inner.producers.check(header)? {
+        let check = match inner.producers.check(header) {
+            // The batch before this one failed to write, so this one is out of sequence. Kafka takes
+            // the whole log directory offline after a failed write and answers every later request
+            // KAFKA_STORAGE_ERROR; so does this replica until a write succeeds again. OUT_OF_ORDER
+            // here would make librdkafka bump the producer epoch for every partition and renumber
+            // what it still has to send, duplicating batches that were written but not yet acked.
+            Err(ErrorCode::OutOfOrderSequenceNumber) if inner.storage_failed => {
+                return Err(ErrorCode::KafkaStorageError);
+            }
+            check => check?,
+        };
+        if let SequenceCheck::Duplicate { base_offset, timestamp } = check {
             return Ok(ProduceResult {
                 base_offset,
                 last_offset: base_offset + i64::from(header.last_offset_delta),
@@ -342,10 +357,16 @@ impl Partition {
         } else {
             -1
         };
-        let info = inner.log.append(&mut bytes, leader_epoch, now_ms).map_err(|e| {
-            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
-            log_error_code(&e)
-        })?;
+        let info = match inner.log.append(&mut bytes, leader_epoch, now_ms) {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+                let code = log_error_code(&e);
+                inner.storage_failed |= code == ErrorCode::KafkaStorageError;
+                return Err(code);
+            }
+        };
+        inner.storage_failed = false;
         let mut appended = *header;
         appended.base_offset = info.base_offset;
         inner.producers.record(&appended, log_append_time);

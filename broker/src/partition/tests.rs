@@ -214,6 +214,24 @@ fn a_leader_whose_disk_fails_answers_storage_error_and_appends_the_retry_once() 
     assert_eq!(leader.offsets().log_end_offset, 1, "appended once");
 }
 
+#[test]
+fn batches_pipelined_behind_a_failed_write_get_storage_errors_not_out_of_order() {
+    let dir = tempfile::tempdir().expect("dir");
+    let leader = open(dir.path(), 1, &view(1, 0, &[1]));
+    leader.append(&idempotent(&["a"], 0), 0).expect("first");
+    let (r1, r2) = (idempotent(&["b"], 1), idempotent(&["c"], 2));
+    faults::inject(Fault::WriteFailsAfter(0));
+    assert_eq!(leader.append(&r1, 0), Err(ErrorCode::KafkaStorageError));
+    // R2 was in flight behind R1. Retriable and not written, like R1: the producer resends both in
+    // order with the same sequences (OUT_OF_ORDER would make librdkafka bump its epoch).
+    assert_eq!(leader.append(&r2, 0), Err(ErrorCode::KafkaStorageError));
+    assert_eq!(leader.append(&r1, 0).map(|r| r.base_offset), Ok(1));
+    assert_eq!(leader.append(&r2, 0).map(|r| r.base_offset), Ok(2));
+    // Once a write succeeded, a real gap is out of order again.
+    assert_eq!(leader.append(&idempotent(&["z"], 9), 0), Err(ErrorCode::OutOfOrderSequenceNumber));
+    assert_eq!(leader.offsets().log_end_offset, 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_closed_leader_answers_its_acks_all_waiters_and_appends_nothing() {
     let dir = tempfile::tempdir().expect("dir");

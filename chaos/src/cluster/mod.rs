@@ -3,10 +3,11 @@
 //! `deploy/docker-compose.yml` ([`ComposeCluster`]), behind one object-safe [`Cluster`] trait.
 //!
 //! ```text
-//!  nemesis ──kill/stop/start/pause/resume/isolate/fill_disk──▶ dyn Cluster ─┬─ ProcessCluster: strom children,
-//!          ◀── controller_leader (each controller's /metrics)                │   signals, tmpfs data dirs
-//!          ◀── partition_leader (Kafka Metadata v9 to every running broker)  └─ ComposeCluster: docker kill/start/
-//!  runner  ◀── bootstrap, wait_healthy (/health/ready), broker_data_dir          pause/network disconnect, docker cp
+//!  nemesis ──kill/stop/start/pause/resume──────────▶ dyn Cluster ─┬─ ProcessCluster: strom children, signals,
+//!          ──isolate/fill_disk/skew_clock─────────▶               │   tmpfs data dirs, libfaketime clock files
+//!          ◀── controller_leader (each controller's /metrics)     └─ ComposeCluster: docker kill/start/pause/
+//!          ◀── partition_leader (Kafka Metadata v9 to the brokers)     network disconnect, docker cp
+//!  runner  ◀── bootstrap, wait_healthy (/health/ready), broker_data_dir
 //! ```
 //!
 //! What it owns: the node processes or containers, their data (temp dirs, tmpfs mounts, compose
@@ -31,7 +32,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use compose::{ComposeCluster, ComposeOptions};
-pub use process::{DEFAULT_BROKER_CONFIG, ProcessCluster, ProcessOptions};
+pub use process::{
+    ClockFile, DEFAULT_BROKER_CONFIG, LIBFAKETIME_ENV, Libfaketime, ProcessCluster, ProcessOptions,
+};
 pub use strom_bin::{STROM_BIN_ENV, find_strom_bin};
 
 /// One node of a cluster. Ordered brokers first, then controllers, each by id (the nemesis picks
@@ -120,6 +123,10 @@ pub trait Cluster: Send {
     fn fill_disk(&mut self, broker: i32) -> anyhow::Result<()>;
     /// Undoes [`Cluster::fill_disk`] (a no-op if the disk was not filled).
     fn free_disk(&mut self, broker: i32) -> anyhow::Result<()>;
+    /// Sets `node`'s wall clock (`CLOCK_REALTIME` as its process sees it, across restarts) to the
+    /// host's plus `offset_secs` (negative: behind); 0 undoes it. Monotonic clocks are untouched. The
+    /// node may take a moment to see the change. [`Unsupported`] if the backend cannot.
+    fn skew_clock(&mut self, node: Node, offset_secs: i64) -> anyhow::Result<()>;
 
     /// The Raft leader now: the running controller that says it is active, with the highest term if
     /// several say so (a stale leader cut off from the others). `None` if none answers as leader.

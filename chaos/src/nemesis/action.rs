@@ -20,6 +20,8 @@ pub enum Action {
     FillDisk(i32),
     /// Clean stop and start of each broker in turn, waiting for the cluster to be healthy in between.
     RollingRestart(Vec<i32>),
+    /// Moving a node's wall clock by this many seconds.
+    SkewClock(Node, i64),
 }
 
 /// How to heal one injected fault.
@@ -29,6 +31,8 @@ pub enum Undo {
     Resume(Node),
     /// Reconnect every isolated node.
     HealNetwork,
+    /// Put a node's wall clock back on the host's.
+    ResetClock(Node),
     /// Delete a broker's disk filler.
     FreeDisk(i32),
     /// Start a killed or stopped node.
@@ -37,14 +41,16 @@ pub enum Undo {
 
 impl Undo {
     /// Healing order: thaw and reconnect first (a frozen or cut-off node holds up the others), then
-    /// free disks, then start controllers before brokers (a broker registers with the quorum).
+    /// reset clocks and free disks, then start controllers before brokers (a broker registers with
+    /// the quorum).
     pub fn rank(self) -> u8 {
         match self {
             Self::Resume(_) => 0,
             Self::HealNetwork => 1,
-            Self::FreeDisk(_) => 2,
-            Self::Start(Node::Controller(_)) => 3,
-            Self::Start(Node::Broker(_)) => 4,
+            Self::ResetClock(_) => 2,
+            Self::FreeDisk(_) => 3,
+            Self::Start(Node::Controller(_)) => 4,
+            Self::Start(Node::Broker(_)) => 5,
         }
     }
 
@@ -59,6 +65,7 @@ impl Undo {
             Self::Resume(Node::Broker(id)) => cluster.resume_broker(id),
             Self::Resume(Node::Controller(id)) => cluster.resume_controller(id),
             Self::HealNetwork => cluster.heal_network(),
+            Self::ResetClock(node) => cluster.skew_clock(node, 0),
             Self::FreeDisk(id) => cluster.free_disk(id),
             Self::Start(Node::Broker(id)) => cluster.start_broker(id),
             Self::Start(Node::Controller(id)) => cluster.start_controller(id),
@@ -108,17 +115,19 @@ pub fn choose(
             Node::Controller(_) => unreachable!("brokers() holds brokers only"),
         },
         FaultKind::RollingRestart => Action::RollingRestart(cluster.broker_ids()),
-        FaultKind::ClockSkew => return Err("clock skew is not implemented by the nemesis".to_string()),
+        FaultKind::ClockSkew => Action::SkewClock(pick(running.clone())?, fault.clock_offset_secs),
     };
     let target = chosen.target();
     Ok((chosen, target))
 }
 
 impl Action {
-    /// The target as the history records it: `broker-2`, `controller-1`, `broker-1,broker-2,broker-3`.
+    /// The target as the history records it: `broker-2`, `controller-1`, `broker-1,broker-2,broker-3`,
+    /// `controller-3 (clock -12s)`.
     pub fn target(&self) -> String {
         match self {
             Self::Kill(node) | Self::Pause(node) | Self::Isolate(node) => node.to_string(),
+            Self::SkewClock(node, offset_secs) => format!("{node} (clock {offset_secs:+}s)"),
             Self::FillDisk(id) => Node::Broker(*id).to_string(),
             Self::RollingRestart(ids) => {
                 ids.iter().map(|id| Node::Broker(*id).to_string()).collect::<Vec<_>>().join(",")
@@ -163,6 +172,10 @@ impl Action {
                     }
                     return Err(err);
                 }
+            }
+            Self::SkewClock(node, offset_secs) => {
+                cluster.skew_clock(*node, *offset_secs)?;
+                undo.push(Undo::ResetClock(*node));
             }
             Self::RollingRestart(ids) => {
                 for id in ids {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  --faults ──▶ FaultSpec ─┐
-//!  seed, duration ─────────┴─▶ Schedule [(at_ms, kind, target index, hold_ms)…]
+//!  seed, duration ─────────┴─▶ Schedule [(at_ms, kind, target index, hold_ms, clock offset)…]
 //!                                  │  Nemesis::run (blocking; one fault at a time)
 //!                                  ▼
 //!   wait until at_ms ─▶ choose target among live nodes ─▶ apply ─▶ hold ─▶ undo ─▶ next
@@ -31,7 +31,7 @@ use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 pub use self::action::{Action, Undo, choose};
-pub use self::schedule::{Schedule, ScheduledFault};
+pub use self::schedule::{CLOCK_OFFSET_SECS, Schedule, ScheduledFault};
 pub use self::spec::{FaultSpec, UnknownFault};
 use crate::cluster::{Cluster, Node, is_unsupported};
 use crate::history::{FaultId, FaultKind, History};

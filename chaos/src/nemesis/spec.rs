@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::history::FaultKind;
 
 /// `--faults` names and the kinds they select, in [`FaultKind`] order.
-const NAMES: [(&str, FaultKind); 7] = [
+const NAMES: [(&str, FaultKind); 8] = [
     ("kill", FaultKind::KillBroker),
     ("leader", FaultKind::KillLeader),
     ("controller", FaultKind::KillControllerLeader),
@@ -14,6 +14,7 @@ const NAMES: [(&str, FaultKind); 7] = [
     ("partition", FaultKind::Partition),
     ("restart", FaultKind::RollingRestart),
     ("disk", FaultKind::DiskFull),
+    ("skew", FaultKind::ClockSkew),
 ];
 
 /// The fault kinds of a run: sorted, without duplicates, so `kill,pause` and `pause,kill` give the
@@ -24,7 +25,7 @@ pub struct FaultSpec {
 }
 
 impl FaultSpec {
-    /// Every kind the nemesis can inject (all but clock skew).
+    /// Every kind the nemesis can inject.
     pub fn all() -> Self {
         Self { kinds: NAMES.iter().map(|(_, kind)| *kind).collect() }
     }
@@ -70,7 +71,7 @@ impl FromStr for FaultSpec {
     type Err = UnknownFault;
 
     /// `all`, `none`, or a comma list of `kill`, `leader`, `controller`, `pause`, `partition`,
-    /// `restart`, `disk` (the [`FaultKind`] names such as `kill_broker` are accepted too).
+    /// `restart`, `disk`, `skew` (the [`FaultKind`] names such as `kill_broker` are accepted too).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "all" => return Ok(Self::all()),

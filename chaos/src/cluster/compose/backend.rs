@@ -148,6 +148,13 @@ impl Cluster for ComposeCluster {
         Ok(())
     }
 
+    fn skew_clock(&mut self, node: Node, _offset_secs: i64) -> anyhow::Result<()> {
+        self.container(node)?;
+        let reason = "containers share the host kernel's clock, and the image (FROM scratch) has no libfaketime \
+                      to preload";
+        Err(Unsupported { backend: BACKEND, operation: "skew_clock", reason: reason.into() }.into())
+    }
+
     fn controller_leader(&self) -> Option<u64> {
         let controllers =
             self.running_ports(|c| c.metrics_port).into_iter().filter_map(|(node, addr)| match node {

@@ -12,8 +12,9 @@
 //!
 //! A node cut off with `docker network disconnect` also loses its published ports: it is unreachable
 //! from the host as well (a full isolation). Disk faults are unsupported: the image has no shell and
-//! the volumes are docker-managed. Brokers use the image's broker defaults (`replica.lag.time.max.ms`
-//! 30 s): the compose file takes no broker config file.
+//! the volumes are docker-managed. Clock skew is unsupported: containers share the host kernel's
+//! clock and the image has no libfaketime to preload. Brokers use the image's broker defaults
+//! (`replica.lag.time.max.ms` 30 s): the compose file takes no broker config file.
 
 mod backend;
 mod docker;

@@ -1,4 +1,5 @@
-//! [`Cluster`] for [`ProcessCluster`]: signals to child processes, tmpfs disks, HTTP and Kafka probes.
+//! [`Cluster`] for [`ProcessCluster`]: signals to child processes, tmpfs disks, libfaketime clock
+//! files, HTTP and Kafka probes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -160,6 +161,18 @@ impl Cluster for ProcessCluster {
             Some(disk) => disk.free(),
             None => Ok(()),
         }
+    }
+
+    fn skew_clock(&mut self, node: Node, offset_secs: i64) -> anyhow::Result<()> {
+        if let Err(reason) = &self.faketime {
+            let reason = reason.clone();
+            return Err(Unsupported { backend: BACKEND, operation: "skew_clock", reason }.into());
+        }
+        let slot = self.slot(node)?;
+        let clock = slot.clock.as_ref().with_context(|| format!("{node} has no clock file"))?;
+        clock.set_offset_secs(offset_secs)?;
+        tracing::info!(%node, offset_secs, "wall clock skewed");
+        Ok(())
     }
 
     fn controller_leader(&self) -> Option<u64> {

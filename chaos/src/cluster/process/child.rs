@@ -2,12 +2,13 @@
 //! output goes to the node's log file (appended across restarts).
 //!
 //! ```text
-//!  spawn ──► strom <args>     (STROM_* variables of this process removed, RUST_LOG set)
+//!  spawn ──► strom <args>     (STROM_* variables of this process removed, RUST_LOG and `env` set)
 //!              │ stderr ──────────────────────────────► <log_dir>/<node>.log
 //!              │ stdout ──► reader thread ──"stdout: …"─► <log_dir>/<node>.log
 //!              │                          └─ready line─► channel ──► wait_ready(prefix)
 //! ```
 
+use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 
+use super::faketime;
 use crate::cluster::command;
 
 /// How often a starting or stopping process is polled.
@@ -31,14 +33,17 @@ pub struct NodeChild {
     child: Mutex<Option<Child>>,
     ready: mpsc::Receiver<String>,
     log_path: PathBuf,
+    /// Runs under libfaketime: its `/dev/shm` files are removed once it is reaped.
+    faketime: bool,
 }
 
 impl NodeChild {
-    /// Runs `bin args…` with stderr appended to `log_path`; lines of stdout starting with
-    /// `ready_prefix` are kept for [`NodeChild::wait_ready`], every stdout line is logged too.
+    /// Runs `bin args…` with `env` added and stderr appended to `log_path`; lines of stdout starting
+    /// with `ready_prefix` are kept for [`NodeChild::wait_ready`], every stdout line is logged too.
     pub fn spawn(
         bin: &Path,
         args: &[String],
+        env: &[(String, OsString)],
         label: &str,
         log_path: &Path,
         rust_log: &str,
@@ -57,6 +62,7 @@ impl NodeChild {
             }
         }
         command.env("RUST_LOG", rust_log);
+        command.envs(env.iter().map(|(key, value)| (key, value)));
         let mut child =
             command.spawn().with_context(|| format!("cannot run {} for {label}", bin.display()))?;
         let stdout = child.stdout.take().context("piped stdout")?;
@@ -76,6 +82,7 @@ impl NodeChild {
             child: Mutex::new(Some(child)),
             ready,
             log_path: log_path.to_path_buf(),
+            faketime: faketime::preloads(env),
         })
     }
 
@@ -112,8 +119,17 @@ impl NodeChild {
     fn reap(&self) -> Option<std::process::ExitStatus> {
         let mut child = self.lock();
         let status = child.as_mut()?.try_wait().ok()??;
-        *child = None;
+        if let Some(reaped) = child.take() {
+            self.reaped(reaped.id());
+        }
         Some(status)
+    }
+
+    /// Cleans up after process `pid`, which has been waited for.
+    fn reaped(&self, pid: u32) {
+        if self.faketime {
+            faketime::remove_shm(pid);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Child>> {
@@ -150,10 +166,12 @@ impl NodeChild {
 
     /// Kills the process with SIGKILL (works on a frozen one too) and reaps it.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.lock().take() {
+        let taken = self.lock().take();
+        if let Some(mut child) = taken {
             // An error means it already exited; wait reaps it either way.
             let _ = child.kill();
             let _ = child.wait();
+            self.reaped(child.id());
         }
     }
 

@@ -15,9 +15,15 @@
 //! [`Cluster::fill_disk`](crate::cluster::Cluster::fill_disk) is [`Unsupported`](crate::cluster::Unsupported)
 //! (logged once at start). Network isolation is always unsupported: the processes share loopback, and
 //! a firewall rule there cannot tell one node's traffic from another's.
+//!
+//! Clock skew needs libfaketime ([`Libfaketime::find`]): when it is there, every node (every start)
+//! preloads it and reads its wall-clock offset from `<root>/<node>.faketime` (`+0` until
+//! [`Cluster::skew_clock`](crate::cluster::Cluster::skew_clock)); without it skews are
+//! [`Unsupported`](crate::cluster::Unsupported). See [`faketime`].
 
 mod backend;
 mod child;
+mod faketime;
 mod slot;
 mod tmpfs;
 
@@ -29,6 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tempfile::TempDir;
 
+pub use self::faketime::{ClockFile, LIBFAKETIME_ENV, Libfaketime};
 use self::slot::NodeSlot;
 use self::tmpfs::Tmpfs;
 use crate::cluster::{Node, find_strom_bin, ports::free_ports};
@@ -115,6 +122,8 @@ pub struct ProcessCluster {
     nodes: BTreeMap<Node, NodeSlot>,
     /// Why broker disks cannot be filled, if they cannot.
     no_disk_faults: Option<String>,
+    /// The libfaketime every node preloads, or why clock skew is unsupported.
+    faketime: Result<Libfaketime, String>,
     root: Root,
 }
 
@@ -127,6 +136,13 @@ impl ProcessCluster {
             Some(bin) => bin.clone(),
             None => find_strom_bin()?,
         };
+        let faketime = Libfaketime::find();
+        match &faketime {
+            Ok(lib) => {
+                tracing::info!(lib = %lib.path().display(), "nodes preload libfaketime: clock skew supported")
+            }
+            Err(reason) => tracing::warn!(%reason, "clock skew is unsupported"),
+        }
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
             let root = match &options.data_dir {
@@ -138,6 +154,7 @@ impl ProcessCluster {
                 bin: bin.clone(),
                 nodes: BTreeMap::new(),
                 no_disk_faults: None,
+                faketime: faketime.clone(),
                 root,
             };
             match cluster.try_start() {
@@ -166,7 +183,7 @@ impl ProcessCluster {
         let quorum: Vec<String> = grpc.iter().map(SocketAddr::to_string).collect();
         for (i, addr) in grpc.iter().enumerate() {
             let id = i as u64 + 1;
-            let slot = self.controller_slot(id, *addr, next()?, &voters.join(","));
+            let slot = self.controller_slot(id, *addr, next()?, &voters.join(","))?;
             self.nodes.insert(Node::Controller(id), slot);
         }
         for id in 1..=brokers as i32 {
@@ -189,7 +206,13 @@ impl ProcessCluster {
         crate::cluster::Cluster::wait_healthy(self, timeout)
     }
 
-    fn controller_slot(&self, id: u64, addr: SocketAddr, metrics: SocketAddr, voters: &str) -> NodeSlot {
+    fn controller_slot(
+        &self,
+        id: u64,
+        addr: SocketAddr,
+        metrics: SocketAddr,
+        voters: &str,
+    ) -> anyhow::Result<NodeSlot> {
         let node = Node::Controller(id);
         let data_dir = self.root.path().join(node.to_string());
         let args = [
@@ -243,9 +266,11 @@ impl ProcessCluster {
             "--config",
             &config.display().to_string(),
         ];
-        Ok(self.new_slot(node, args.map(String::from).to_vec(), data_dir, addr, metrics))
+        self.new_slot(node, args.map(String::from).to_vec(), data_dir, addr, metrics)
     }
 
+    /// A slot for `node`; with libfaketime, also its clock file at `<root>/<node>.faketime` (next to,
+    /// not inside, the data dir, which may be a tmpfs) holding offset 0.
     fn new_slot(
         &self,
         node: Node,
@@ -253,9 +278,28 @@ impl ProcessCluster {
         data_dir: PathBuf,
         addr: SocketAddr,
         metrics: SocketAddr,
-    ) -> NodeSlot {
+    ) -> anyhow::Result<NodeSlot> {
         let log_path = self.options.log_dir.join(format!("{node}.log"));
-        NodeSlot { node, args, log_path, data_dir, addr, metrics, child: None, paused: false, disk: None }
+        let (env, clock) = match &self.faketime {
+            Ok(lib) => {
+                let clock = ClockFile::create(self.root.path().join(format!("{node}.faketime")))?;
+                (lib.env(clock.path()), Some(clock))
+            }
+            Err(_) => (Vec::new(), None),
+        };
+        Ok(NodeSlot {
+            node,
+            args,
+            env,
+            clock,
+            log_path,
+            data_dir,
+            addr,
+            metrics,
+            child: None,
+            paused: false,
+            disk: None,
+        })
     }
 
     /// Mounts a tmpfs on every broker's data dir, or none (and records why disk faults are off).

@@ -1,7 +1,8 @@
 //! [`NodeSlot`]: one controller or broker of a [`super::ProcessCluster`] across its restarts: the
-//! fixed command line (ports chosen once, so clients reconnect to the same addresses), its data
-//! directory, log file and, while it runs, its process.
+//! fixed command line and environment (ports chosen once, so clients reconnect to the same
+//! addresses), its data directory, log file, clock offset file and, while it runs, its process.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::child::NodeChild;
+use super::faketime::ClockFile;
 use super::tmpfs::Tmpfs;
 use crate::cluster::Node;
 
@@ -28,6 +30,10 @@ pub struct NodeSlot {
     pub node: Node,
     /// `strom` arguments, identical on every start.
     pub args: Vec<String>,
+    /// Environment added on every start (libfaketime's, when clock skew is supported).
+    pub env: Vec<(String, OsString)>,
+    /// The wall-clock offset the node's libfaketime reads, when clock skew is supported.
+    pub clock: Option<ClockFile>,
     /// Where its output goes.
     pub log_path: PathBuf,
     /// Its data directory.
@@ -55,7 +61,8 @@ impl NodeSlot {
             Node::Controller(_) => CONTROLLER_READY_PREFIX,
         };
         let label = self.node.to_string();
-        self.child = Some(NodeChild::spawn(bin, &self.args, &label, &self.log_path, rust_log, prefix)?);
+        let child = NodeChild::spawn(bin, &self.args, &self.env, &label, &self.log_path, rust_log, prefix)?;
+        self.child = Some(child);
         self.paused = false;
         Ok(())
     }
