@@ -133,13 +133,13 @@ impl Broker {
         let (metadata, cluster_id) = if config.controllers.is_empty() {
             open_single_node(&config, &advertised)?
         } else {
-            join_cluster(&config, &advertised, &replicas, &clock, &shutdown_rx, &mut tasks).await?
+            join_cluster(&config, &advertised, &replicas, &shutdown_rx, &mut tasks).await?
         };
         let image = match &metadata {
             MetadataSource::Local(store) => store.image(),
             MetadataSource::Cluster(cluster) => cluster.image(),
         };
-        replicas.apply_image(&image, clock.now_ms())?;
+        replicas.apply_image(&image)?;
         tracing::info!(node_id = config.node_id, %kafka_addr, cluster_id, partitions = replicas.all().len(), "broker started");
         let state = Arc::new(BrokerState::new(
             config,
@@ -206,7 +206,6 @@ async fn join_cluster(
     config: &BrokerConfig,
     advertised: &Advertised,
     replicas: &Arc<ReplicaManager>,
-    clock: &Arc<dyn Clock>,
     shutdown: &watch::Receiver<bool>,
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Result<(MetadataSource, String), BrokerError> {
@@ -222,11 +221,11 @@ async fn join_cluster(
         rack: config.rack.clone(),
     };
     let cluster = Arc::new(ClusterMetadata::new(config.controllers.clone(), identity));
-    let (follower, on_image_replicas, on_image_clock) = (cluster.clone(), replicas.clone(), clock.clone());
+    let (follower, on_image_replicas) = (cluster.clone(), replicas.clone());
     let follow_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let on_image = move |image: &strom_controller::metadata::MetadataImage| {
-            if let Err(e) = on_image_replicas.apply_image(image, on_image_clock.now_ms()) {
+            if let Err(e) = on_image_replicas.apply_image(image) {
                 tracing::error!(error = %e, "applying metadata to partitions failed");
             }
         };
@@ -268,28 +267,29 @@ async fn join_cluster(
 
 /// Retention every `log.retention.check.interval.ms`, `flush.ms` checks every
 /// `log.flush.scheduler.interval.ms`, the high-watermark checkpoint every
-/// `replica.high.watermark.checkpoint.interval.ms`.
+/// `replica.high.watermark.checkpoint.interval.ms`. The intervals are measured on the monotonic clock;
+/// retention and `flush.ms` are judged at the wall clock's now (they compare record and append times).
 async fn housekeeping(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
     let flush_every = state.config.log_flush_scheduler_interval_ms.max(1);
     let retention_every = state.config.log_retention_check_interval_ms.max(1);
     let checkpoint_every = state.config.replica_high_watermark_checkpoint_interval_ms.max(1);
     let tick = flush_every.min(retention_every).min(checkpoint_every);
     let mut interval = tokio::time::interval(Duration::from_millis(tick));
-    let mut last_retention = state.clock.now_ms();
+    let mut last_retention = state.clock.monotonic_ms();
     let mut last_checkpoint = last_retention;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let now = state.clock.now_ms();
-        let retention = now - last_retention >= retention_every as i64;
+        let (now, monotonic_now) = (state.clock.now_ms(), state.clock.monotonic_ms());
+        let retention = monotonic_now - last_retention >= retention_every as i64;
         if retention {
-            last_retention = now;
+            last_retention = monotonic_now;
         }
-        let checkpoint = now - last_checkpoint >= checkpoint_every as i64;
+        let checkpoint = monotonic_now - last_checkpoint >= checkpoint_every as i64;
         if checkpoint {
-            last_checkpoint = now;
+            last_checkpoint = monotonic_now;
         }
         let worker = state.clone();
         let pass = tokio::task::spawn_blocking(move || {

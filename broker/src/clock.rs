@@ -1,19 +1,9 @@
-//! Time source, injected wherever something times out, rolls, expires or is stamped.
+//! Time source, injected wherever something times out, rolls, expires, measures lag or is stamped.
+//!
+//! The broker shares the controller crate's clocks ([`strom_controller::clock`]): the wall clock
+//! ([`Clock::now_ms`]) for timestamps — LogAppendTime, segment roll and retention by time, offset
+//! commit times and their expiry, consumer lag in seconds — and the monotonic clock
+//! ([`Clock::monotonic_ms`]) for group member sessions and rebalance deadlines, ISR lag times, the
+//! replication throttle and housekeeping intervals. The two are never compared with each other.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Wall-clock milliseconds since the Unix epoch.
-pub trait Clock: Send + Sync {
-    /// Now, in ms since the epoch.
-    fn now_ms(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-    }
-}
+pub use strom_controller::clock::{Clock, ManualClock, SkewedClock, SystemClock};

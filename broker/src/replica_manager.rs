@@ -36,6 +36,8 @@ pub struct ReplicaManager {
     checkpointed: HashMap<(String, i32), i64>,
     /// Bounds what this broker serves, as leader, to replicas a reassignment is adding.
     pub throttle: Throttle,
+    /// Wall clock for logs opened by an image, monotonic clock for leaders' follower progress.
+    clock: Arc<dyn Clock>,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
@@ -76,9 +78,10 @@ impl ReplicaManager {
             partitions: RwLock::new(HashMap::new()),
             applied_offset: std::sync::Mutex::new(None),
             appended: Notify::new(),
-            fetchers: ReplicaFetchers::new(node_id, fetcher, clock),
+            fetchers: ReplicaFetchers::new(node_id, fetcher, clock.clone()),
             checkpointed,
             throttle: Throttle::default(),
+            clock,
         }
     }
 
@@ -109,8 +112,10 @@ impl ReplicaManager {
     /// Brings hosted partitions in line with `image`: opens new ones, updates configs and epochs,
     /// deletes those no longer assigned here. The first image applied also removes directories left
     /// from topics deleted while this broker was down. Images older than one already applied are
-    /// ignored.
-    pub fn apply_image(&self, image: &MetadataImage, now_ms: i64) -> Result<(), LogError> {
+    /// ignored. A log opened here starts its segment-roll clock at the wall clock's now; leaders'
+    /// follower progress (ISR lag) starts at the monotonic clock's now.
+    pub fn apply_image(&self, image: &MetadataImage) -> Result<(), LogError> {
+        let (now_ms, monotonic_ms) = (self.clock.now_ms(), self.clock.monotonic_ms());
         let mut applied = self.applied_offset.lock().unwrap_or_else(|e| e.into_inner());
         match *applied {
             Some(offset) if offset > image.offset => return Ok(()),
@@ -146,7 +151,7 @@ impl ReplicaManager {
         for ((name, index), (topic, view)) in wanted {
             let config = TopicConfig::new(topic.configs.clone(), defaults.clone());
             if let Some(existing) = partitions.get(&(name.clone(), index)) {
-                existing.update(config, view, now_ms)?;
+                existing.update(config, view, monotonic_ms)?;
                 continue;
             }
             let dir = partition_dir(&self.data_dir, &name, index);
@@ -165,6 +170,7 @@ impl ReplicaManager {
                 self.node_id,
                 high_watermark,
                 now_ms,
+                monotonic_ms,
             )?;
             write_topic_id(&dir, topic.topic_id)
                 .map_err(|source| LogError::Io { path: dir.clone(), source })?;

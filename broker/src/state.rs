@@ -107,7 +107,7 @@ impl BrokerState {
             .commit(&records)
             .map_err(|e| OpError { code: ErrorCode::UnknownServerError, message: e.to_string() })?;
         self.replicas
-            .apply_image(&image, self.clock.now_ms())
+            .apply_image(&image)
             .map_err(|e| OpError { code: ErrorCode::UnknownServerError, message: e.to_string() })?;
         Ok(out)
     }

@@ -1,7 +1,10 @@
 //! Clock skew through libfaketime: the library is found (or why not is said), a clock file holds the
 //! offset libfaketime reads, a process started with a node's environment sees its wall clock moved
 //! by that offset, and a skewed broker of a real cluster stamps LogAppendTime from the skewed clock,
-//! also after a kill -9 and restart, and from the host's clock again once the skew is undone.
+//! also after a kill -9 and restart, and from the host's clock again once the skew is undone. Stepping
+//! the controller's and the broker's wall clocks forward and back fences nobody (sessions are timed on
+//! the monotonic clock), and a broker killed after a backward step is still fenced within a few
+//! session timeouts.
 //!
 //! Without libfaketime (Debian package `faketime`) the tests that need it print SKIPPED and pass,
 //! unless `STROM_REQUIRE_FAKETIME=1`. The cluster test needs the `strom` binary (`cargo build -p
@@ -16,6 +19,7 @@ use rdkafka::Timestamp;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use strom_chaos::cluster::{
     ClockFile, Cluster, LIBFAKETIME_ENV, Libfaketime, Node, ProcessCluster, ProcessOptions, find_strom_bin,
+    sample,
 };
 
 /// The skew the tests apply: far beyond any scheduling noise.
@@ -208,5 +212,80 @@ fn a_skewed_broker_stamps_log_append_time_from_its_skewed_clock() {
 
     cluster.skew_clock(Node::Broker(1), 0).expect("undo the skew");
     wait_for_offset(&runtime, &producer, 0);
+    Box::new(cluster).shutdown();
+}
+
+/// The chaos cluster's `broker.session.timeout.ms`.
+const SESSION: Duration = Duration::from_secs(2);
+/// How long each step is watched: libfaketime's re-read (~2 s) plus two session timeouts.
+const HOLD: Duration = Duration::from_secs(6);
+
+/// (`strom_fenced_brokers`, broker 1's `strom_broker_last_heartbeat_age_seconds` if finite) on the
+/// controller.
+fn controller_liveness(cluster: &ProcessCluster) -> Option<(f64, Option<f64>)> {
+    let (status, body) = cluster.http_get(Node::Controller(1), "/metrics")?;
+    let age = sample(&body, "strom_broker_last_heartbeat_age_seconds{broker=\"1\"}");
+    (status == 200).then_some((sample(&body, "strom_fenced_brokers")?, age))
+}
+
+/// Sessions the controller expired so far, by its log: a fence undone by the broker's next heartbeat
+/// may fall between two scrapes, but is always logged.
+fn session_expiries(logs: &Path) -> usize {
+    let log = std::fs::read_to_string(logs.join("controller-1.log")).unwrap_or_default();
+    log.lines().filter(|line| line.contains("broker session expired")).count()
+}
+
+/// Steps the controller's and the broker's wall clocks to `offset_secs` off the host's, then for
+/// [`HOLD`] checks every 200 ms that no session expired, the broker is unfenced, heard from within the
+/// session timeout, and ready.
+fn step_and_hold(cluster: &mut ProcessCluster, logs: &Path, offset_secs: i64) {
+    cluster.skew_clock(Node::Controller(1), offset_secs).expect("skew controller-1");
+    cluster.skew_clock(Node::Broker(1), offset_secs).expect("skew broker-1");
+    let until = Instant::now() + HOLD;
+    while Instant::now() < until {
+        let (fenced, age) = controller_liveness(cluster).expect("controller-1 /metrics");
+        eprintln!("clocks {offset_secs:+} s: fenced brokers {fenced}, broker-1 heard from {age:?} s ago");
+        assert_eq!(fenced, 0.0, "clocks {offset_secs:+} s: a healthy broker was fenced");
+        assert_eq!(session_expiries(logs), 0, "clocks {offset_secs:+} s: a healthy broker's session expired");
+        let age = age.expect("broker-1's heartbeat age");
+        assert!(age < SESSION.as_secs_f64(), "clocks {offset_secs:+} s: heartbeat age {age} s");
+        let ready = cluster.http_get(Node::Broker(1), "/health/ready");
+        assert_eq!(ready.map(|(status, _)| status), Some(200), "clocks {offset_secs:+} s: broker-1 ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn wall_clock_steps_fence_no_broker_and_a_dead_one_is_still_fenced_in_time() {
+    let Some(_) =
+        libfaketime_or_skip("wall_clock_steps_fence_no_broker_and_a_dead_one_is_still_fenced_in_time")
+    else {
+        return;
+    };
+    let logs = tempfile::tempdir().expect("log dir");
+    let options = ProcessOptions {
+        controllers: 1,
+        brokers: 1,
+        tmpfs_size_mb: None,
+        ..ProcessOptions::new(logs.path())
+    };
+    let mut cluster = ProcessCluster::start(options).expect("start the cluster");
+    poll(SEE_OFFSET, "broker-1 registered and unfenced", || {
+        controller_liveness(&cluster).filter(|(fenced, _)| *fenced == 0.0)
+    });
+
+    step_and_hold(&mut cluster, logs.path(), 60);
+    step_and_hold(&mut cluster, logs.path(), -60);
+
+    // Broker-1 dies while the controller's clock is 60 s behind where it was: fenced within a few
+    // session timeouts, not after the 120 s step.
+    let killed = Instant::now();
+    cluster.kill_broker(1).expect("kill broker-1");
+    poll(SEE_OFFSET, "the dead broker fenced", || {
+        controller_liveness(&cluster).filter(|(fenced, _)| *fenced == 1.0)
+    });
+    assert_eq!(session_expiries(logs.path()), 1, "fenced on session expiry");
+    let took = killed.elapsed();
+    assert!(took < SESSION * 4, "broker-1 fenced {took:?} after it died (session {SESSION:?})");
     Box::new(cluster).shutdown();
 }

@@ -4,7 +4,8 @@
 //! Every change is decided by the pure functions of `metadata::ops` / `request::decide` on the active
 //! controller's image, one at a time (a lock covers decide + Raft write + apply), so each decision sees
 //! the previous one. Followers refuse changes with NOT_CONTROLLER and the leader's address; any node
-//! serves the watch stream from its own applied image.
+//! serves the watch stream from its own applied image. Broker sessions ([`BrokerSessions`]) are timed
+//! on the injected clock's monotonic reading, never on the wall clock.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -21,8 +22,10 @@ use tokio::sync::{broadcast, mpsc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::broker_sessions::BrokerSessions;
+use crate::clock::Clock;
 use crate::error_code::ErrorCode;
-use crate::metadata::ops::{self, BrokerHeartbeat, BrokerHeartbeatTracker, BrokerRegistration, OpError};
+use crate::metadata::ops::{self, BrokerHeartbeat, BrokerRegistration, OpError};
 use crate::metadata::{BrokerEndpoint, MetadataImage, MetadataRecord, wire};
 use crate::node::{Controller, ControllerError};
 use crate::request::{self, ControllerRequest};
@@ -33,10 +36,6 @@ const OWN_TERM_TIMEOUT: Duration = Duration::from_secs(2);
 /// Kafka's NOT_CONTROLLER.
 const NOT_CONTROLLER: i32 = ErrorCode::NotController as i32;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Settings of the broker-facing service.
 #[derive(Debug, Clone)]
 pub struct BrokerApiConfig {
@@ -46,19 +45,14 @@ pub struct BrokerApiConfig {
     pub session_timeout_ms: i64,
 }
 
-/// Liveness of brokers as the active controller sees it; reset whenever this node becomes leader.
-struct Liveness {
-    tracker: BrokerHeartbeatTracker,
-    leader_term: Option<u64>,
-}
-
 /// The broker-facing service of one controller node.
 #[derive(Clone)]
 pub struct BrokerApiService {
     controller: Controller,
     config: BrokerApiConfig,
     decide_lock: Arc<tokio::sync::Mutex<()>>,
-    liveness: Arc<Mutex<Liveness>>,
+    /// Liveness of brokers as the active controller sees it; reset whenever this node becomes leader.
+    sessions: Arc<Mutex<BrokerSessions>>,
     /// Flips to true when the node stops: open watch streams end so brokers move to another node.
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -78,30 +72,28 @@ impl From<OpError> for DecideError {
 }
 
 impl BrokerApiService {
-    /// A service over `controller`.
-    pub fn new(controller: Controller, config: BrokerApiConfig) -> Self {
+    /// A service over `controller`, timing broker sessions on `clock`'s monotonic reading.
+    pub fn new(controller: Controller, config: BrokerApiConfig, clock: Arc<dyn Clock>) -> Self {
+        let sessions = BrokerSessions::new(clock, config.session_timeout_ms);
         Self {
             controller,
             config,
             decide_lock: Arc::new(tokio::sync::Mutex::new(())),
-            liveness: Arc::new(Mutex::new(Liveness {
-                tracker: BrokerHeartbeatTracker::new(),
-                leader_term: None,
-            })),
+            sessions: Arc::new(Mutex::new(sessions)),
             stopping: tokio::sync::watch::channel(false).0,
         }
     }
 
+    fn sessions(&self) -> std::sync::MutexGuard<'_, BrokerSessions> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Milliseconds since each registered broker's last heartbeat to this node, as the active
-    /// controller tracks them (`None`: none since this node became leader).
+    /// controller tracks them on its monotonic clock (`None`: none since this node became leader).
     pub fn heartbeat_ages_ms(&self) -> Vec<(i32, Option<i64>)> {
-        let now = now_ms();
-        let liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
-        self.controller
-            .image()
-            .brokers()
-            .map(|b| (b.broker_id, liveness.tracker.last_heartbeat_ms(b.broker_id).map(|t| (now - t).max(0))))
-            .collect()
+        let image = self.controller.image();
+        let sessions = self.sessions();
+        image.brokers().map(|b| (b.broker_id, sessions.age_ms(b.broker_id))).collect()
     }
 
     /// Ends every open watch stream (the node is stopping).
@@ -117,11 +109,7 @@ impl BrokerApiService {
     /// fresh session, as Kafka's controller does after a failover.
     fn refresh_leadership(&self, image: &MetadataImage) {
         let term = self.controller.metrics().current_term;
-        let mut liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
-        if liveness.leader_term != Some(term) {
-            liveness.tracker = BrokerHeartbeatTracker::from_image(image, now_ms());
-            liveness.leader_term = Some(term);
-        }
+        self.sessions().refresh(term, image);
     }
 
     /// Decides on the latest image and commits the records; returns the image offset that includes
@@ -187,16 +175,13 @@ impl BrokerApiService {
             return;
         }
         self.refresh_leadership(&self.controller.image());
-        let expired = {
-            let liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
-            liveness.tracker.expired(now_ms(), self.config.session_timeout_ms)
-        };
+        let expired = self.sessions().expired();
         for broker_id in expired {
             let fenced = self.decide(|image| Ok((ops::fence_broker(image, broker_id)?, ()))).await;
             match fenced {
                 Ok(_) => {
                     tracing::warn!(broker_id, "broker session expired: fenced");
-                    self.liveness.lock().unwrap_or_else(|e| e.into_inner()).tracker.remove(broker_id);
+                    self.sessions().remove(broker_id);
                 }
                 Err(DecideError::Refused(e)) => {
                     tracing::warn!(broker_id, error = %e.message, "fencing refused")
@@ -254,19 +239,12 @@ impl BrokerApi for BrokerApiService {
                 .collect(),
             rack: r.rack,
         };
-        let now = now_ms();
-        let live = self.liveness.clone();
-        let session_timeout_ms = self.config.session_timeout_ms;
         let outcome = self
             .decide(|image| {
                 let previous = image.broker(registration.broker_id);
                 let restarted =
                     previous.is_some_and(|b| b.incarnation_id != registration.incarnation_id && !b.fenced);
-                let alive = live.lock().unwrap_or_else(|e| e.into_inner()).tracker.has_live_session(
-                    registration.broker_id,
-                    now,
-                    session_timeout_ms,
-                );
+                let alive = self.sessions().has_live_session(registration.broker_id);
                 if restarted && alive {
                     return Err(OpError {
                         code: ErrorCode::DuplicateBrokerRegistration,
@@ -278,11 +256,7 @@ impl BrokerApi for BrokerApiService {
             .await;
         let response = match outcome {
             Ok((offset, ())) => {
-                self.liveness
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .tracker
-                    .heartbeat(registration.broker_id, now);
+                self.sessions().heartbeat(registration.broker_id);
                 tracing::info!(broker_id = registration.broker_id, "broker registered");
                 RegisterBrokerResponse {
                     error_code: 0,
@@ -327,11 +301,7 @@ impl BrokerApi for BrokerApiService {
             .await;
         let response = match outcome {
             Ok((_, state)) => {
-                self.liveness
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .tracker
-                    .heartbeat(r.broker_id, now_ms());
+                self.sessions().heartbeat(r.broker_id);
                 HeartbeatResponse {
                     error_code: 0,
                     fenced: state.is_fenced,
@@ -405,19 +375,10 @@ impl BrokerApi for BrokerApiService {
                 brokers: Vec::new(),
             }));
         }
-        let now = now_ms();
-        let liveness = self.liveness.lock().unwrap_or_else(|e| e.into_inner());
         let brokers = self
-            .controller
-            .image()
-            .brokers()
-            .map(|b| BrokerLiveness {
-                broker_id: b.broker_id,
-                last_heartbeat_age_ms: liveness
-                    .tracker
-                    .last_heartbeat_ms(b.broker_id)
-                    .map_or(-1, |t| now - t),
-            })
+            .heartbeat_ages_ms()
+            .into_iter()
+            .map(|(broker_id, age)| BrokerLiveness { broker_id, last_heartbeat_age_ms: age.unwrap_or(-1) })
             .collect();
         Ok(Response::new(DescribeBrokersResponse { error_code: 0, leader_addr: String::new(), brokers }))
     }

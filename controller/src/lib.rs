@@ -8,6 +8,8 @@
 //! records themselves except through the store that commits them.
 
 pub mod broker_api;
+pub mod broker_sessions;
+pub mod clock;
 pub mod error_code;
 pub mod leader_rebalance;
 pub mod metadata;

@@ -28,6 +28,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::broker_api::{BrokerApiConfig, BrokerApiService};
+use crate::clock::{Clock, SystemClock};
 use crate::leader_rebalance::{self, LeaderRebalanceSettings};
 use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::raft::admin_service::AdminService;
@@ -592,6 +593,15 @@ impl ControllerNode {
     /// `ControllerAdmin`; initializes the cluster if this node has the lowest id in `config.voters`
     /// and its store is empty.
     pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, ControllerError> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`start`](Self::start) with an injected clock (broker sessions are timed on its monotonic
+    /// reading).
+    pub async fn start_with_clock(
+        config: ControllerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<ControllerHandle, ControllerError> {
         let raft_config = Arc::new(config.raft_config()?);
         let rebalance_settings = config.leader_rebalance()?;
         let db = open_db(&config.data_dir.join("raft"), config.cache_capacity_bytes).await?;
@@ -632,6 +642,7 @@ impl ControllerNode {
                 cluster_id: config.cluster_id.clone(),
                 session_timeout_ms: i64::try_from(config.broker_session_timeout_ms).unwrap_or(i64::MAX),
             },
+            clock,
         );
         let expiry = tokio::spawn(broker_api.clone().run_expiry(SESSION_CHECK_INTERVAL));
         let rebalance = rebalance_settings

@@ -3,6 +3,11 @@
 //! oneshot under (member id, API); the effects every call returns answer the parked requests. Groups
 //! this broker stops coordinating (placement moved) are unloaded: their waiting members get
 //! NOT_COORDINATOR and look the coordinator up again, as with Kafka's `__consumer_offsets` leader move.
+//!
+//! Groups run on the **monotonic** clock (member sessions, join and sync deadlines, the timer task's
+//! waits), so a step of the wall clock expires no session. The wall clock is only for committed
+//! offsets: when a group became empty and when its offsets expire (`offsets.retention.minutes`) are
+//! compared with the persisted commit timestamps.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,7 +39,8 @@ enum Waiter {
 struct Entry {
     group: Group,
     waiting: HashMap<(String, Api), Waiter>,
-    /// Since when the group has had no members (offset expiry counts from here, KIP-211).
+    /// Since when the group has had no members, on the wall clock (offset expiry counts from here,
+    /// KIP-211, and compares it with commit timestamps).
     empty_since_ms: Option<i64>,
 }
 
@@ -124,7 +130,7 @@ impl GroupCoordinator {
         {
             return JoinGroupResponse::error(member_id, code);
         }
-        let now_ms = state.clock.now_ms();
+        let now_ms = state.clock.monotonic_ms();
         let rx = {
             let mut groups = self.lock();
             if !groups.contains_key(group_id) {
@@ -169,7 +175,7 @@ impl GroupCoordinator {
         {
             return SyncGroupResponse::error(code);
         }
-        let now_ms = state.clock.now_ms();
+        let now_ms = state.clock.monotonic_ms();
         let rx = {
             let mut groups = self.lock();
             let Some(entry) = groups.get_mut(group_id) else {
@@ -200,7 +206,7 @@ impl GroupCoordinator {
         let Some(entry) = groups.get_mut(group_id) else {
             return gate::missing_group_error(GroupApi::Heartbeat);
         };
-        let answer = entry.group.heartbeat(request, state.clock.now_ms());
+        let answer = entry.group.heartbeat(request, state.clock.monotonic_ms());
         entry.deliver(answer.effects);
         answer.response
     }
@@ -220,7 +226,7 @@ impl GroupCoordinator {
         let Some(entry) = groups.get_mut(group_id) else {
             return gate::leave_without_group(members);
         };
-        let answer = entry.group.leave_group(members, state.clock.now_ms());
+        let answer = entry.group.leave_group(members, state.clock.monotonic_ms());
         entry.deliver(answer.effects);
         self.timer.notify_one();
         answer.response
@@ -249,7 +255,7 @@ impl GroupCoordinator {
             member_id,
             group_instance_id,
             false,
-            state.clock.now_ms(),
+            state.clock.monotonic_ms(),
         );
         entry.deliver(answer.effects);
         answer.response
@@ -339,13 +345,15 @@ impl GroupCoordinator {
         let groups = self.lock();
         let Some(entry) = groups.get(group_id) else { return Ok((Vec::new(), String::new())) };
         let history = entry.group.history();
+        // The group times rebalances on the monotonic clock; shown as wall-clock times of now.
+        let wall_offset = state.clock.now_ms() - state.clock.monotonic_ms();
         let lines = history
             .records()
             .map(|r| {
                 format!(
                     "generation {} at {} ms: {} ({} members, {} ms)",
                     r.generation_id,
-                    r.completed_ms,
+                    r.completed_ms + wall_offset,
                     r.cause,
                     r.member_count,
                     r.completed_ms - r.started_ms
@@ -414,9 +422,9 @@ impl GroupCoordinator {
     }
 
     /// One timer pass: ticks every group, drops Dead ones, and unloads groups this broker no longer
-    /// coordinates. Returns the earliest next deadline.
+    /// coordinates. Returns the earliest next deadline (monotonic clock).
     fn tick_all(&self, state: &BrokerState) -> Option<i64> {
-        let now_ms = state.clock.now_ms();
+        let (now_ms, wall_ms) = (state.clock.monotonic_ms(), state.clock.now_ms());
         let image = state.image();
         let node_id = state.config.node_id;
         let mut groups = self.lock();
@@ -431,7 +439,7 @@ impl GroupCoordinator {
             let outcome = entry.group.tick(now_ms);
             entry.deliver(outcome.effects);
             entry.empty_since_ms = match entry.group.member_count() {
-                0 => Some(entry.empty_since_ms.unwrap_or(now_ms)),
+                0 => Some(entry.empty_since_ms.unwrap_or(wall_ms)),
                 _ => None,
             };
             if let Some(at) = outcome.next_deadline_ms {
@@ -445,10 +453,11 @@ impl GroupCoordinator {
     }
 }
 
-/// Committed offsets to expire now (`offsets.retention.minutes`, KIP-211): for each group this broker
-/// coordinates that has no active members, the partitions whose retention has passed, counted from the
-/// later of their commit and the moment the group became empty (as this coordinator saw it; a group it
-/// never saw with members counts from the commit, like a standalone consumer's).
+/// Committed offsets to expire at `now_ms` on the wall clock (`offsets.retention.minutes`, KIP-211,
+/// against persisted commit timestamps): for each group this broker coordinates that has no active
+/// members, the partitions whose retention has passed, counted from the later of their commit and the
+/// moment the group became empty (as this coordinator saw it; a group it never saw with members counts
+/// from the commit, like a standalone consumer's).
 fn expired_offsets(state: &BrokerState, now_ms: i64) -> Vec<(String, Vec<(String, i32)>)> {
     let retention_ms = state.config.offsets_retention_minutes.saturating_mul(60_000);
     let image = state.image();
@@ -499,17 +508,17 @@ async fn expire_offsets(state: &BrokerState) {
 }
 
 /// Runs group timers (sessions, join and sync phases), unloads moved groups and expires committed
-/// offsets until `shutdown`.
+/// offsets until `shutdown`. Deadlines and the check interval are on the monotonic clock.
 pub async fn run(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
     let expiry_every = state.config.offsets_retention_check_interval_ms.max(1) as i64;
-    let mut last_expiry = state.clock.now_ms();
+    let mut last_expiry = state.clock.monotonic_ms();
     loop {
-        if state.clock.now_ms() - last_expiry >= expiry_every {
-            last_expiry = state.clock.now_ms();
+        if state.clock.monotonic_ms() - last_expiry >= expiry_every {
+            last_expiry = state.clock.monotonic_ms();
             expire_offsets(&state).await;
         }
         let next = state.groups.tick_all(&state);
-        let now = state.clock.now_ms();
+        let now = state.clock.monotonic_ms();
         // Wake for the next deadline, a new request, or a metadata change within a second at most.
         let wait_ms = next.map_or(1_000, |at| (at - now).clamp(1, 1_000)).min(expiry_every.max(1));
         tokio::select! {

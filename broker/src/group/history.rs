@@ -131,9 +131,9 @@ pub struct RebalanceRecord {
     pub generation_id: i32,
     /// What started the rebalance.
     pub cause: RebalanceCause,
-    /// When the rebalance started (the group entered PreparingRebalance).
+    /// When the rebalance started (the group entered PreparingRebalance), on the monotonic clock.
     pub started_ms: i64,
-    /// When the join phase completed and the generation changed.
+    /// When the join phase completed and the generation changed, on the monotonic clock.
     pub completed_ms: i64,
     /// Members in the new generation.
     pub member_count: usize,

@@ -6,7 +6,9 @@
 //! deadlines that move it on (member sessions, the join phase, the sync phase), and its rebalance
 //! history. **Never** does I/O, awaits, reads a clock, draws random numbers or takes a lock: time comes
 //! in as `now_ms`, new member ids through a closure, and every response leaves as a value. Committed
-//! offsets are not kept here (`coordinator::offsets`).
+//! offsets are not kept here (`coordinator::offsets`). `now_ms` is monotonic time
+//! ([`crate::clock::Clock::monotonic_ms`]), never the wall clock: a step of the wall clock must not
+//! expire every session at once; the rebalance history's times are monotonic too.
 //!
 //! ```text
 //!  JoinGroup / SyncGroup ──► Group::join_group / sync_group(request, now_ms)

@@ -27,7 +27,7 @@ fn error_data(index: i32, code: ErrorCode) -> PartitionData {
         .with_log_start_offset(-1)
 }
 
-/// A follower's fetch of one partition, received at `received_ms`: its progress is recorded as of
+/// A follower's fetch of one partition, received at `received_ms` (monotonic clock): its progress is recorded as of
 /// then, however often the long poll reads again, so a request still waiting when its follower left
 /// the ISR cannot bring that follower's old progress back.
 fn read_follower(
@@ -43,7 +43,7 @@ fn read_follower(
         Ok(partition) => partition,
         Err(code) => return error_data(p.partition, code),
     };
-    let now_ms = state.clock.now_ms();
+    let now_ms = state.clock.monotonic_ms();
     // A replica a reassignment is adding is served within the leader's replication throttle.
     let throttled = image
         .topic(name)
@@ -188,7 +188,8 @@ pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: FetchReq
     let read_committed = request.isolation_level == 1;
     let replica_id = request.replica_id.0;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
-    let received_ms = state.clock.now_ms();
+    // Follower progress (ISR lag) is timed on the monotonic clock, never the wall clock.
+    let received_ms = state.clock.monotonic_ms();
     loop {
         let notified = state.replicas.appended().notified();
         tokio::pin!(notified);

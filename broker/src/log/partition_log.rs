@@ -341,10 +341,13 @@ impl PartitionLog {
     }
 
     /// `flush.ms` policy: flushes if the oldest unflushed append is at least `flush.ms` old. Returns
-    /// whether it flushed.
+    /// whether it flushed. Append times are wall-clock (the appends stamp them), so a wall clock stepped
+    /// back behind the oldest unflushed append flushes too, rather than wait out the step.
     pub fn maybe_flush(&mut self, now_ms: i64) -> Result<bool, LogError> {
         match self.oldest_unflushed_ms {
-            Some(t) if now_ms.saturating_sub(t) >= self.config.flush_ms => self.flush().map(|()| true),
+            Some(t) if now_ms < t || now_ms.saturating_sub(t) >= self.config.flush_ms => {
+                self.flush().map(|()| true)
+            }
             _ => Ok(false),
         }
     }

@@ -276,7 +276,10 @@ fn flush_messages_fsyncs_and_advances_recovery_point() {
     assert!(!log.maybe_flush(1050).unwrap());
     assert!(log.maybe_flush(1100).unwrap());
     assert!(!log.maybe_flush(5000).unwrap());
-    assert_eq!(std::fs::read_to_string(&checkpoint).unwrap(), "0\n1\n11\n");
+    log.append(&mut batch(1, 0, 10), 0, 6000).unwrap();
+    assert!(!log.maybe_flush(6050).unwrap());
+    assert!(log.maybe_flush(4000).unwrap(), "the wall clock went back behind the append");
+    assert_eq!(std::fs::read_to_string(&checkpoint).unwrap(), "0\n1\n12\n");
 }
 
 #[test]

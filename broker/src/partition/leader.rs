@@ -41,9 +41,9 @@ pub struct IsrProposal {
 impl Partition {
     /// Serves a fetch from follower `replica_id` at `fetch_offset`: checks the follower's leader epoch
     /// (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), reports divergence from `last_fetched_epoch`,
-    /// otherwise records the follower's progress as of `now_ms` (when the fetch was received) and
-    /// returns batches up to the log end offset (at most `max_bytes`; with `min_one`, at least the
-    /// first batch).
+    /// otherwise records the follower's progress as of `now_ms` (when the fetch was received, on the
+    /// monotonic clock) and returns batches up to the log end offset (at most `max_bytes`; with
+    /// `min_one`, at least the first batch).
     #[allow(clippy::too_many_arguments)]
     pub fn read_for_follower(
         &self,
@@ -100,8 +100,8 @@ impl Partition {
     }
 
     /// The ISR change due now, if any (laggards out after `lag_max_ms`, caught-up replicas in, or an
-    /// uncleanly elected leader reporting recovery); it is marked in flight until
-    /// [`isr_change_done`](Self::isr_change_done) or a new partition epoch.
+    /// uncleanly elected leader reporting recovery) at `now_ms` on the monotonic clock; it is marked in
+    /// flight until [`isr_change_done`](Self::isr_change_done) or a new partition epoch.
     pub fn propose_isr_change(&self, now_ms: i64, lag_max_ms: i64) -> Option<IsrProposal> {
         let mut inner = self.lock();
         let hw = inner.high_watermark;

@@ -197,7 +197,8 @@ fn batch_error_code(error: &BatchError) -> ErrorCode {
 impl Partition {
     /// Opens (recovering) the log in `dir`, rebuilds producer state from its batch headers and takes
     /// the role `view` gives broker `node_id`. The high watermark starts at `high_watermark` (a
-    /// checkpointed value, capped at the log end offset).
+    /// checkpointed value, capped at the log end offset). `now_ms` (wall clock) starts the active
+    /// segment's roll clock; `monotonic_ms` is when a leadership taken here begins (ISR lag).
     #[allow(clippy::too_many_arguments)]
     pub fn open(
         dir: &Path,
@@ -209,6 +210,7 @@ impl Partition {
         node_id: i32,
         high_watermark: i64,
         now_ms: i64,
+        monotonic_ms: i64,
     ) -> Result<Self, LogError> {
         let log = PartitionLog::open(dir, LogConfig::from_topic(&config), now_ms)?;
         let mut producers = ProducerStateTable::default();
@@ -232,7 +234,7 @@ impl Partition {
         let (progress, _) = watch::channel(inner.progress());
         let partition =
             Self { topic: topic.to_string(), topic_id, index, node_id, inner: Mutex::new(inner), progress };
-        partition.update(config, view, now_ms)?;
+        partition.update(config, view, monotonic_ms)?;
         Ok(partition)
     }
 
@@ -262,8 +264,14 @@ impl Partition {
 
     /// Applies the topic config and the partition's state from the metadata image: a new leader epoch
     /// naming this broker makes it leader (the epoch is recorded as starting at the log end offset);
-    /// any other leader makes it a follower.
-    pub fn update(&self, config: TopicConfig, view: &PartitionImage, now_ms: i64) -> Result<(), LogError> {
+    /// any other leader makes it a follower. `monotonic_ms` is now on the monotonic clock (the
+    /// leader's follower progress is timed on it).
+    pub fn update(
+        &self,
+        config: TopicConfig,
+        view: &PartitionImage,
+        monotonic_ms: i64,
+    ) -> Result<(), LogError> {
         let mut inner = self.lock();
         if inner.closed {
             return Ok(());
@@ -274,7 +282,7 @@ impl Partition {
         let same_epoch = view.leader_epoch == inner.leader_epoch;
         inner.role = match std::mem::replace(&mut inner.role, Role::Follower) {
             Role::Leader(mut state) if same_epoch && view.leader == self.node_id => {
-                state.update(view, now_ms);
+                state.update(view, monotonic_ms);
                 Role::Leader(state)
             }
             _ if view.leader == self.node_id => {
@@ -283,7 +291,7 @@ impl Partition {
                 tracing::info!(topic = %self.topic, partition = self.index, leader_epoch = view.leader_epoch,
                     log_end_offset = leo, high_watermark = inner.high_watermark, "became leader");
                 inner.storage_failed = false;
-                Role::Leader(LeaderState::new(self.node_id, view, leo, now_ms))
+                Role::Leader(LeaderState::new(self.node_id, view, leo, monotonic_ms))
             }
             _ => {
                 if !same_epoch {

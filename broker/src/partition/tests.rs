@@ -34,7 +34,7 @@ fn view(leader: i32, leader_epoch: i32, isr: &[i32]) -> PartitionImage {
 }
 
 fn open(dir: &std::path::Path, node_id: i32, view: &PartitionImage) -> Partition {
-    Partition::open(dir, "t", Uuid::from_u128(1), 0, config("2"), view, node_id, 0, 0).expect("open")
+    Partition::open(dir, "t", Uuid::from_u128(1), 0, config("2"), view, node_id, 0, 0, 0).expect("open")
 }
 
 fn records(values: &[&str]) -> Bytes {

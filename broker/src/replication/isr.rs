@@ -2,6 +2,8 @@
 //! (see [`super::leader`]) and sends those changes to the controller as AlterPartition requests,
 //! concurrently. A change is in flight until the image shows the new partition epoch or the
 //! controller answers; a refused or failed change is proposed again on a later tick if still due.
+//! Lag is judged on the monotonic clock (follower fetches are timed on it too); only the truncation
+//! reports, which the controller keeps in its data-loss ledger, carry a wall-clock timestamp.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,11 +35,12 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
         for event in state.replicas.take_truncations() {
             tokio::spawn(report_truncation(state.clone(), event, now_ms));
         }
+        let monotonic_ms = state.clock.monotonic_ms();
         let proposals: Vec<_> = state
             .replicas
             .all()
             .into_iter()
-            .filter_map(|p| p.propose_isr_change(now_ms, lag_max_ms).map(|proposal| (p, proposal)))
+            .filter_map(|p| p.propose_isr_change(monotonic_ms, lag_max_ms).map(|proposal| (p, proposal)))
             .collect();
         if proposals.is_empty() {
             continue;

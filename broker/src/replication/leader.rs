@@ -1,6 +1,8 @@
 //! Leader-side replication state of one partition: each follower's log end offset and last caught-up
 //! time, the high watermark, and which ISR change to ask the controller for. Pure: no I/O, time is
-//! passed in, so every rule is unit tested.
+//! passed in, so every rule is unit tested. Every time here is on the **monotonic** clock
+//! ([`crate::clock::Clock::monotonic_ms`]): a step of the wall clock must neither shrink every ISR
+//! (forward) nor stop shrinking for the step's length (backward).
 //!
 //! Rules (Kafka's, with KIP-966's high-watermark rule):
 //! - A follower's fetch offset is its log end offset. It was *caught up* at the time of a fetch whose
@@ -301,6 +303,28 @@ mod tests {
         assert_eq!(s.follower(3).map(|p| p.log_end_offset), Some(-1));
         s.record_fetch(3, 100, 100, 2_300);
         assert_eq!(s.isr_change(100, 2_300, LAG), Some(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn wall_clock_steps_neither_shrink_the_isr_nor_keep_a_laggard_in() {
+        use crate::clock::{Clock, ManualClock};
+        let clock = ManualClock::new(1_700_000_000_000, 0);
+        let mut s = LeaderState::new(1, &view(&[1, 2, 3], 0), 0, clock.monotonic_ms());
+        clock.advance(1_000);
+        s.record_fetch(2, 0, 0, clock.monotonic_ms());
+        s.record_fetch(3, 0, 0, clock.monotonic_ms());
+        let last_fetch_of_3 = clock.monotonic_ms();
+        clock.jump_wall(60_000);
+        clock.advance(500);
+        assert_eq!(s.isr_change(0, clock.monotonic_ms(), LAG), None, "a +60 s step shrinks nothing");
+        // With the wall clock 60 s behind, follower 3 stops fetching: it is out once LAG has passed.
+        clock.jump_wall(-120_000);
+        while clock.monotonic_ms() <= last_fetch_of_3 + LAG {
+            assert_eq!(s.isr_change(0, clock.monotonic_ms(), LAG), None);
+            clock.advance(1_000);
+            s.record_fetch(2, 0, 0, clock.monotonic_ms());
+        }
+        assert_eq!(s.isr_change(0, clock.monotonic_ms(), LAG), Some(vec![1, 2]));
     }
 
     #[test]

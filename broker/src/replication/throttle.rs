@@ -37,7 +37,8 @@ impl Throttle {
         }
     }
 
-    /// Bytes a throttled read may take now (`usize::MAX` when unthrottled, 0 while in debt).
+    /// Bytes a throttled read may take at `now_ms` on the monotonic clock (`usize::MAX` when
+    /// unthrottled, 0 while in debt).
     pub fn available(&self, now_ms: i64) -> usize {
         let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
         let Some(rate) = bucket.rate else { return usize::MAX };

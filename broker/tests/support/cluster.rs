@@ -1,12 +1,14 @@
 //! An in-process cluster for broker tests: controllers and brokers on 127.0.0.1:0 with temp dirs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use strom_broker::{Broker, BrokerConfig, BrokerHandle};
+use strom_controller::clock::SkewedClock;
 use strom_controller::{ControllerConfig, ControllerHandle, ControllerNode};
 use tempfile::TempDir;
 
@@ -39,6 +41,10 @@ pub struct Cluster {
     pub brokers: BTreeMap<i32, BrokerHandle>,
     /// Each broker's config as started, for [`Cluster::restart_broker`].
     pub broker_configs: BTreeMap<i32, BrokerConfig>,
+    /// Each controller's clock (the host's, until a test skews its wall reading).
+    pub controller_clocks: BTreeMap<u64, Arc<SkewedClock>>,
+    /// Each broker's clock, kept across restarts.
+    pub broker_clocks: BTreeMap<i32, Arc<SkewedClock>>,
 }
 
 impl Cluster {
@@ -47,7 +53,8 @@ impl Cluster {
     pub async fn restart_broker(&mut self, id: i32) {
         assert!(!self.brokers.contains_key(&id), "broker {id} is still running");
         let config = self.broker_configs[&id].clone();
-        self.brokers.insert(id, Broker::start(config).await.expect("broker restart"));
+        let clock = self.broker_clocks[&id].clone();
+        self.brokers.insert(id, Broker::start_with_clock(config, clock).await.expect("broker restart"));
     }
 }
 
@@ -69,6 +76,7 @@ pub async fn start_cluster_with(
         .try_init();
     let mut dirs = Vec::new();
     let mut nodes = BTreeMap::new();
+    let mut controller_clocks = BTreeMap::new();
     for id in 1..=controllers {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = ControllerConfig {
@@ -80,7 +88,9 @@ pub async fn start_cluster_with(
             ..ControllerConfig::default()
         };
         controller_tweak(&mut config);
-        nodes.insert(id, ControllerNode::start(config).await.expect("controller"));
+        let clock = Arc::new(SkewedClock::new());
+        controller_clocks.insert(id, clock.clone());
+        nodes.insert(id, ControllerNode::start_with_clock(config, clock).await.expect("controller"));
         dirs.push(dir);
     }
     let voters: BTreeMap<u64, String> = nodes.iter().map(|(id, n)| (*id, n.addr().to_string())).collect();
@@ -88,6 +98,7 @@ pub async fn start_cluster_with(
     let controller_addrs: Vec<String> = voters.values().cloned().collect();
     let mut handles = BTreeMap::new();
     let mut broker_configs = BTreeMap::new();
+    let mut broker_clocks = BTreeMap::new();
     for id in 1..=brokers {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = BrokerConfig {
@@ -100,10 +111,20 @@ pub async fn start_cluster_with(
         };
         tweak(&mut config);
         broker_configs.insert(id, config.clone());
-        handles.insert(id, Broker::start(config).await.expect("broker"));
+        let clock = Arc::new(SkewedClock::new());
+        broker_clocks.insert(id, clock.clone());
+        handles.insert(id, Broker::start_with_clock(config, clock).await.expect("broker"));
         dirs.push(dir);
     }
-    Cluster { dirs, controllers: nodes, controller_addrs, brokers: handles, broker_configs }
+    Cluster {
+        dirs,
+        controllers: nodes,
+        controller_addrs,
+        brokers: handles,
+        broker_configs,
+        controller_clocks,
+        broker_clocks,
+    }
 }
 
 /// A topic name.

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use compose::{ComposeCluster, ComposeOptions};
+pub use probe::sample;
 pub use process::{
     ClockFile, DEFAULT_BROKER_CONFIG, LIBFAKETIME_ENV, Libfaketime, ProcessCluster, ProcessOptions,
 };

@@ -51,7 +51,8 @@ pub fn wait_ready(nodes: &[(String, SocketAddr)], timeout: Duration) -> anyhow::
     }
 }
 
-/// The value of the unlabelled sample `name` in a Prometheus text exposition.
+/// The value of the sample whose series is exactly `name` (`metric`, or `metric{label="value"}` with
+/// the labels as exposed) in a Prometheus text exposition.
 pub fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
         let (series, value) = line.trim().rsplit_once(' ')?;

@@ -1,5 +1,6 @@
 //! Deterministic tests of the group state machine: injected times, member ids from a counter.
 
+mod clock_steps;
 mod errors;
 mod protocols;
 mod rebalance;

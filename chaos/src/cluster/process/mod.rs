@@ -337,6 +337,12 @@ impl ProcessCluster {
         self.root.path()
     }
 
+    /// GET `path` (`/metrics`, `/health/ready`) from `node`'s HTTP endpoint: the status and the body,
+    /// `None` if the node is unknown or does not answer within a couple of seconds.
+    pub fn http_get(&self, node: Node, path: &str) -> Option<(u16, String)> {
+        crate::cluster::probe::get(self.nodes.get(&node)?.metrics, path)
+    }
+
     /// Kills every node (brokers first, so they do not log storms about vanished controllers) and
     /// unmounts the tmpfs disks. Idempotent.
     fn teardown(&mut self) {

@@ -1,7 +1,9 @@
 //! Broker sessions (Kafka's `BrokerHeartbeatManager`): when each broker last heartbeat, kept in the
 //! active controller's memory only, never in the image. Time is an argument; nothing here reads a
-//! clock. A controller that becomes active starts every registered broker's session afresh
-//! ([`BrokerHeartbeatTracker::from_image`]) rather than fencing brokers it has not heard from yet.
+//! clock. Callers pass monotonic milliseconds ([`crate::broker_sessions`]), never wall-clock ones: a
+//! step of the wall clock must neither expire nor prolong a session. A controller that becomes
+//! active starts every registered broker's session afresh ([`BrokerHeartbeatTracker::from_image`])
+//! rather than fencing brokers it has not heard from yet.
 
 use std::collections::BTreeMap;
 

@@ -29,7 +29,7 @@ pub mod placement;
 pub mod producer_ids;
 pub mod reassignment;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 pub mod topics;
 
 pub use acls::{AclDeletion, create_acl, delete_acls, validate_acl_binding, validate_acl_filter};
