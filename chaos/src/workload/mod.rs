@@ -94,7 +94,7 @@ pub struct WorkloadConfig {
 }
 
 /// The librdkafka settings every workload client shares: quick reconnects and metadata refresh so
-/// failover is seen fast.
+/// failover is seen fast; `STROM_CHAOS_CLIENT_DEBUG` turns on librdkafka's debug contexts.
 pub fn base_config(bootstrap: &str) -> rdkafka::ClientConfig {
     let mut config = rdkafka::ClientConfig::new();
     config
@@ -104,5 +104,12 @@ pub fn base_config(bootstrap: &str) -> rdkafka::ClientConfig {
         .set("reconnect.backoff.max.ms", "500")
         .set("topic.metadata.refresh.interval.ms", "1000")
         .set("log_level", "3");
+    // Client-side traces for diagnosing a run, e.g. `STROM_CHAOS_CLIENT_DEBUG=eos,msg,cgrp` with
+    // `RUST_LOG=warn,librdkafka=debug` (librdkafka's `debug` contexts, logged to stderr).
+    if let Ok(contexts) = std::env::var("STROM_CHAOS_CLIENT_DEBUG")
+        && !contexts.is_empty()
+    {
+        config.set("debug", contexts).set("log_level", "7");
+    }
     config
 }
