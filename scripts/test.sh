@@ -41,7 +41,7 @@ step "Chaos: bounded scenario (faults on a fixed seed, Jepsen-style check)"
 chaos_results="$target_dir/chaos-ci"
 rm -rf "$chaos_results"
 "$target_dir/debug/strom-chaos" run --mode process --duration 90s \
-    --faults "${STROM_CHAOS_FAULTS:-kill,leader,controller,pause,restart}" \
+    --faults "${STROM_CHAOS_FAULTS:-kill,leader,controller,pause,restart,disk,skew}" \
     --seed "${STROM_CHAOS_SEED:-20261122}" --results "$chaos_results"
 
 step "Python client tests (kafka-python, confluent-kafka)"
