@@ -101,11 +101,16 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(2)).await;
     read_stop.stop();
     for (i, reader) in readers.into_iter().enumerate() {
-        let joined = tokio::task::spawn_blocking(move || reader.join());
+        // Joined on a plain thread, not the runtime's blocking pool: a reader stuck in a librdkafka
+        // call that never returns (seen: a group member's synchronous commit) must not hold up the
+        // runtime's shutdown, and so the exit, after the results are written.
+        let (done, joined) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = reader.join();
+            let _ = done.send(());
+        });
         if tokio::time::timeout(READER_STOP_TIMEOUT, joined).await.is_err() {
-            // A librdkafka call that never returns (seen: a group member's synchronous commit after
-            // a network partition in compose mode, with no connection left open). What it read is
-            // recorded already; the thread is left behind and the run goes on to drain and check.
+            // What it read is recorded already; the run goes on to drain and check without it.
             eprintln!(
                 "strom-chaos: reader {i} did not stop within {READER_STOP_TIMEOUT:?}; going on without it"
             );
