@@ -90,3 +90,22 @@ fn run_without_faults_or_acks_has_empty_statistics() {
         FailoverStats { samples: 3, unrecovered: 3, p50_ms: None, p99_ms: None, max_ms: None }
     );
 }
+
+#[test]
+fn a_stretch_without_acknowledgements_is_noted_as_a_stall() {
+    let mut b = HistoryBuilder::new(1);
+    b.write_timed(0, 0, "a", 0, 100, ok(0)).log_insert(0, 0, "a");
+    b.write_timed(0, 0, "b", 200, 9_000, ok(1)).log_insert(0, 1, "b");
+    let result = check(&b.build());
+    assert!(result.notes.iter().all(|n| !n.contains("stalled")), "9 s is no stall: {:?}", result.notes);
+
+    // Writes keep being sent after 9 s, but none is acknowledged until the run ends 30 s later.
+    b.write_timed(0, 0, "c", 9_100, 29_000, WriteOutcome::Unknown { error: "timed out".into() });
+    b.write_timed(0, 0, "d", 29_100, 40_000, WriteOutcome::Unknown { error: "timed out".into() });
+    b.at(40_000);
+    let result = check(&b.build());
+    assert!(result.ok, "a stall is not a safety anomaly");
+    let stall: Vec<&String> = result.notes.iter().filter(|n| n.contains("stalled")).collect();
+    assert_eq!(stall.len(), 1, "{:?}", result.notes);
+    assert!(stall[0].contains("from 9000 ms"), "{}", stall[0]);
+}

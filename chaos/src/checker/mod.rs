@@ -133,6 +133,16 @@ pub fn check(history: &History) -> CheckResult {
         ));
     }
 
+    if let Some((from, to)) = availability::longest_ack_gap(history)
+        && to - from > availability::STALL_MS
+    {
+        notes.push(format!(
+            "no write was acknowledged for {:.1} s (from {from} ms to {to} ms): the workload stalled \
+             (a liveness problem; safety is checked regardless)",
+            (to - from) as f64 / 1000.0
+        ));
+    }
+
     CheckResult {
         ok: anomalies.is_empty(),
         counts,
