@@ -140,6 +140,21 @@ pub(crate) fn percentile(sorted: &[u64], pct: usize) -> Option<u64> {
     sorted.get(rank - 1).copied()
 }
 
+/// A gap in acknowledgements longer than this is reported as a stall.
+pub(super) const STALL_MS: u64 = 10_000;
+
+/// The longest stretch of the run with no acknowledged write, as `(from_ms, to_ms)`: between two
+/// acknowledgements, or from the last one to the end of the run. `None` without acknowledgements.
+pub(super) fn longest_ack_gap(history: &History) -> Option<(u64, u64)> {
+    let mut acks: Vec<u64> = history.writes.iter().filter(|w| w.is_acked()).map(|w| w.end_ms).collect();
+    acks.sort_unstable();
+    let end = history.duration_ms.max(acks.last().copied()?);
+    acks.windows(2)
+        .map(|pair| (pair[0], pair[1]))
+        .chain(std::iter::once((*acks.last()?, end)))
+        .max_by_key(|(from, to)| to - from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::percentile;
@@ -156,19 +171,4 @@ mod tests {
         assert_eq!(percentile(&hundred, 99), Some(99));
         assert_eq!(percentile(&hundred, 100), Some(100));
     }
-}
-
-/// A gap in acknowledgements longer than this is reported as a stall.
-pub(super) const STALL_MS: u64 = 10_000;
-
-/// The longest stretch of the run with no acknowledged write, as `(from_ms, to_ms)`: between two
-/// acknowledgements, or from the last one to the end of the run. `None` without acknowledgements.
-pub(super) fn longest_ack_gap(history: &History) -> Option<(u64, u64)> {
-    let mut acks: Vec<u64> = history.writes.iter().filter(|w| w.is_acked()).map(|w| w.end_ms).collect();
-    acks.sort_unstable();
-    let end = history.duration_ms.max(acks.last().copied()?);
-    acks.windows(2)
-        .map(|pair| (pair[0], pair[1]))
-        .chain(std::iter::once((*acks.last()?, end)))
-        .max_by_key(|(from, to)| to - from)
 }
