@@ -220,7 +220,11 @@ async fn join_cluster(
         endpoints: advertised.endpoints.clone(),
         rack: config.rack.clone(),
     };
-    let cluster = Arc::new(ClusterMetadata::new(config.controllers.clone(), identity));
+    let interval = Duration::from_millis(config.broker_heartbeat_interval_ms.max(10));
+    let cluster = Arc::new(
+        ClusterMetadata::new(config.controllers.clone(), identity)
+            .with_heartbeat_attempt_timeout(interval.max(Duration::from_millis(250))),
+    );
     let (follower, on_image_replicas) = (cluster.clone(), replicas.clone());
     let follow_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
@@ -240,7 +244,6 @@ async fn join_cluster(
         state::write_meta(&config.data_dir, config.node_id, &cluster_id)
             .map_err(io("writing meta.properties"))?;
     }
-    let interval = Duration::from_millis(config.broker_heartbeat_interval_ms.max(10));
     // Like Kafka, a broker is started once the controller has unfenced it (its first heartbeat with
     // metadata caught up to its registration), so clients never see a registered-but-fenced broker.
     while cluster.heartbeat(false).await.is_none() || cluster.is_fenced() {

@@ -330,6 +330,20 @@ impl ClusterProcesses {
         assert!(process.signal("CONT"), "SIGCONT to broker {id}");
     }
 
+    /// Freezes controller `id` with SIGSTOP: its connections stay open, nothing answers.
+    pub fn pause_controller(&self, id: u64) {
+        let controller = self.controllers.get(&id).unwrap_or_else(|| panic!("no controller {id}"));
+        let process = controller.process.as_ref().unwrap_or_else(|| panic!("controller {id} is not running"));
+        assert!(process.signal("STOP"), "SIGSTOP to controller {id}");
+    }
+
+    /// Resumes a controller frozen by [`pause_controller`](Self::pause_controller).
+    pub fn resume_controller(&self, id: u64) {
+        let controller = self.controllers.get(&id).unwrap_or_else(|| panic!("no controller {id}"));
+        let process = controller.process.as_ref().unwrap_or_else(|| panic!("controller {id} is not running"));
+        assert!(process.signal("CONT"), "SIGCONT to controller {id}");
+    }
+
     /// Metrics endpoint (`/metrics`, `/health/*`) of broker `id`; it keeps its port across restarts.
     pub fn broker_metrics_addr(&self, id: i32) -> SocketAddr {
         self.broker(id).metrics

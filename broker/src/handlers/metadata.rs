@@ -53,12 +53,15 @@ fn topic_error(name: Option<&str>, topic_id: Uuid, code: ErrorCode) -> MetadataR
         .with_error_code(code.code())
 }
 
-/// The brokers as reached through `listener`: like KRaft, only brokers that can serve (registered
-/// and unfenced) and that have that listener are listed.
-fn brokers(image: &MetadataImage, listener: &str) -> Vec<MetadataResponseBroker> {
+/// The brokers as reached through `listener`: like KRaft, brokers that can serve (registered and
+/// unfenced) and that have that listener — and always the answering broker `this` itself, fenced or
+/// not. librdkafka (2.10 and later) forgets every broker a Metadata response leaves out, its bootstrap
+/// servers included: an empty list, while a controller failover has every broker fenced for a moment,
+/// left producers with no broker to ask ever again.
+fn brokers(image: &MetadataImage, listener: &str, this: i32) -> Vec<MetadataResponseBroker> {
     image
         .brokers()
-        .filter(|b| !b.fenced)
+        .filter(|b| !b.fenced || b.broker_id == this)
         .filter_map(|b| {
             let (host, port) = b.endpoint(listener)?;
             Some(
@@ -132,7 +135,7 @@ pub async fn handle(state: &BrokerState, ctx: &RequestContext, request: Metadata
     };
     let image = state.image();
     MetadataResponse::default()
-        .with_brokers(brokers(&image, &ctx.listener_name))
+        .with_brokers(brokers(&image, &ctx.listener_name, state.config.node_id))
         .with_cluster_id(Some(StrBytes::from_string(state.cluster_id.clone())))
         .with_controller_id(BrokerId(state.config.node_id))
         .with_topics(topics)
@@ -170,7 +173,7 @@ mod tests {
         register(&mut image, 3, &[], false);
         register(&mut image, 4, &[("EXTERNAL", "127.0.0.1", 19094)], true);
         let listed = |listener: &str| -> Vec<(i32, String, i32)> {
-            brokers(&image, listener).iter().map(|b| (b.node_id.0, b.host.to_string(), b.port)).collect()
+            brokers(&image, listener, 1).iter().map(|b| (b.node_id.0, b.host.to_string(), b.port)).collect()
         };
         // Broker 2 has no EXTERNAL listener and is left out; broker 3 predates named listeners and
         // answers every name; fenced broker 4 is never listed.
@@ -186,5 +189,14 @@ mod tests {
                 (3, "legacy".to_string(), 9003)
             ]
         );
+    }
+
+    #[test]
+    fn the_answering_broker_is_listed_even_while_fenced() {
+        let mut image = MetadataImage::default();
+        register(&mut image, 1, &[("PLAINTEXT", "h", 9001)], true);
+        register(&mut image, 2, &[("PLAINTEXT", "h", 9002)], true);
+        let listed: Vec<i32> = brokers(&image, "PLAINTEXT", 1).iter().map(|b| b.node_id.0).collect();
+        assert_eq!(listed, [1], "never an empty list: broker 2 is fenced, broker 1 answers");
     }
 }

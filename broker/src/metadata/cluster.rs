@@ -77,6 +77,8 @@ pub struct ClusterMetadata {
     /// Asks the follower to drop its stream and resume at another controller (the one it follows
     /// stopped delivering what the leader committed).
     resubscribe: tokio::sync::Notify,
+    /// How long one heartbeat attempt may take before the next controller is tried.
+    heartbeat_attempt_timeout: Duration,
 }
 
 fn op_error(code: ErrorCode, message: impl Into<String>) -> OpError {
@@ -97,7 +99,17 @@ impl ClusterMetadata {
             fenced: watch::channel(true).0,
             last_heartbeat: Mutex::new(None),
             resubscribe: tokio::sync::Notify::new(),
+            heartbeat_attempt_timeout: Duration::from_secs(2),
         }
+    }
+
+    /// Bounds each heartbeat attempt (default 2 s; the broker uses its heartbeat interval). A
+    /// controller that stopped answering without closing the connection (paused, or cut off) must
+    /// not hold the heartbeats past the broker's session: the new active controller starts every
+    /// broker's session afresh when it takes over and fences the ones that do not heartbeat in time.
+    pub fn with_heartbeat_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.heartbeat_attempt_timeout = timeout;
+        self
     }
 
     /// The image as of the last applied watch event.
@@ -271,7 +283,13 @@ impl ClusterMetadata {
         };
         for addr in self.candidates() {
             let Ok(mut client) = self.client(&addr) else { continue };
-            match client.heartbeat(request.clone()).await {
+            let attempt =
+                tokio::time::timeout(self.heartbeat_attempt_timeout, client.heartbeat(request.clone()));
+            let Ok(answer) = attempt.await else {
+                tracing::debug!(controller = %addr, "heartbeat attempt timed out");
+                continue;
+            };
+            match answer {
                 Ok(response) => {
                     let response = response.into_inner();
                     if response.error_code == NOT_CONTROLLER {
