@@ -10,9 +10,13 @@
 //! unless `STROM_REQUIRE_FAKETIME=1`. The cluster test needs the `strom` binary (`cargo build -p
 //! strom-cli`, or `STROM_BIN`). Every wait polls a condition with a deadline.
 
+mod poll;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use poll::poll;
 
 use rdkafka::ClientConfig;
 use rdkafka::Timestamp;
@@ -45,18 +49,6 @@ fn libfaketime_or_skip(test: &str) -> Option<Libfaketime> {
             eprintln!("SKIPPED {test}: {reason}");
             None
         }
-    }
-}
-
-/// Polls `probe` every 100 ms until it returns `Some`, or panics with `what` after `timeout`.
-fn poll<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -167,6 +159,13 @@ fn subcommand(pid: u32) -> Option<String> {
 }
 
 /// True if process `pid` has libfaketime mapped.
+/// One controller and one broker, logs under `logs`, no tmpfs.
+fn one_node_cluster(logs: &std::path::Path) -> ProcessCluster {
+    let options =
+        ProcessOptions { controllers: 1, brokers: 1, tmpfs_size_mb: None, ..ProcessOptions::new(logs) };
+    ProcessCluster::start(options).expect("start the cluster")
+}
+
 fn preloads_libfaketime(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/maps")).is_ok_and(|maps| maps.contains("libfaketime"))
 }
@@ -177,13 +176,7 @@ fn a_skewed_broker_stamps_log_append_time_from_its_skewed_clock() {
         return;
     };
     let logs = tempfile::tempdir().expect("log dir");
-    let options = ProcessOptions {
-        controllers: 1,
-        brokers: 1,
-        tmpfs_size_mb: None,
-        ..ProcessOptions::new(logs.path())
-    };
-    let mut cluster = ProcessCluster::start(options).expect("start the cluster");
+    let mut cluster = one_node_cluster(logs.path());
     for pid in cluster.pids() {
         assert!(preloads_libfaketime(pid), "node pid {pid} does not preload libfaketime");
     }
@@ -263,13 +256,7 @@ fn wall_clock_steps_fence_no_broker_and_a_dead_one_is_still_fenced_in_time() {
         return;
     };
     let logs = tempfile::tempdir().expect("log dir");
-    let options = ProcessOptions {
-        controllers: 1,
-        brokers: 1,
-        tmpfs_size_mb: None,
-        ..ProcessOptions::new(logs.path())
-    };
-    let mut cluster = ProcessCluster::start(options).expect("start the cluster");
+    let mut cluster = one_node_cluster(logs.path());
     poll(SEE_OFFSET, "broker-1 registered and unfenced", || {
         controller_liveness(&cluster).filter(|(fenced, _)| *fenced == 0.0)
     });

@@ -3,23 +3,16 @@
 //! `strom` binary). Builds a uniquely tagged image, kills, pauses and isolates nodes, copies a
 //! broker's data out, and checks that no container or volume is left.
 
+mod poll;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use poll::poll;
 
 use strom_chaos::cluster::{Cluster, ComposeCluster, ComposeOptions, Node, is_unsupported};
 
 const HEALTHY: Duration = Duration::from_secs(90);
-
-fn poll<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn docker_lines(args: &[&str]) -> Vec<String> {
     let output = Command::new("docker").args(args).output().expect("run docker");

@@ -3,11 +3,15 @@
 //! controller-leader kill and a short seeded nemesis run, and leave no process, mount or directory
 //! behind. Every wait polls a condition with a deadline.
 
+mod poll;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use poll::poll;
 
 use strom_chaos::History;
 use strom_chaos::cluster::{Cluster, Node, ProcessCluster, ProcessOptions, find_strom_bin, is_unsupported};
@@ -18,18 +22,6 @@ const HEALTHY: Duration = Duration::from_secs(30);
 const TOPIC: &str = "chaos-process-test";
 const PARTITIONS: i32 = 3;
 const SEED: u64 = 7;
-
-/// Polls `probe` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
-fn poll<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn create_topic(bootstrap: &str) {
     let bin = find_strom_bin().expect("strom binary");
